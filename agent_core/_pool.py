@@ -1,0 +1,94 @@
+"""The warm process pool: created once per Python process, reused by every run, replaced when broken.
+
+``forkserver`` (never ``fork``: forking a threaded server such as Streamlit risks deadlocks), with the
+tool modules preloaded in the fork server, so a new worker starts with them imported. Workers build
+their HTTP client in the initializer. Nothing here is timed: runs get the pool already warm.
+"""
+from __future__ import annotations
+
+import atexit
+import multiprocessing
+import os
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+PRELOAD = ["agent_core.calls", "agent_core.tools.http_tools", "agent_core.tools.memory", "agent_core.tools.analysis"]
+MAX_PROCESSES = 16
+
+_lock = threading.Lock()
+_pool: ProcessPoolExecutor | None = None
+_size = 0
+
+
+def _init_worker() -> None:
+    from agent_core.tools import http_tools
+    http_tools.sync_client()
+
+
+def _hello(hold_s: float) -> int:
+    time.sleep(hold_s)      # keeps this worker busy so the next warm-up task lands on another one
+    return os.getpid()
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(PRELOAD)
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
+def _healthy(pool: ProcessPoolExecutor) -> bool:
+    try:
+        pool.submit(os.getpid).result(timeout=10)
+        return True
+    except (BrokenProcessPool, RuntimeError, TimeoutError):
+        return False
+
+
+def warm_pool(size: int) -> ProcessPoolExecutor:
+    """A pool of ``size`` started, initialised workers (the cached one when it fits and is healthy)."""
+    global _pool, _size
+    with _lock:
+        if _pool is not None and (_size != size or not _healthy(_pool)):
+            _kill(_pool)
+            _pool = None
+        if _pool is None:
+            pool = ProcessPoolExecutor(size, mp_context=_context(), initializer=_init_worker)
+            for started in [pool.submit(_hello, 0.05) for _ in range(size)]:
+                started.result()
+            _pool, _size = pool, size
+        return _pool
+
+
+def discard_pool(pool: ProcessPoolExecutor) -> None:
+    """Kill a pool that may still be running abandoned work; the next run gets a fresh one."""
+    global _pool
+    with _lock:
+        if _pool is pool:
+            _pool = None
+    _kill(pool)
+
+
+def worker_pids(pool: ProcessPoolExecutor) -> list[int]:
+    return [p.pid for p in list(getattr(pool, "_processes", {}).values()) if p.pid]
+
+
+def _kill(pool: ProcessPoolExecutor) -> None:
+    processes = list(getattr(pool, "_processes", {}).values())   # stable private attribute since 3.2
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in processes:
+        p.kill()
+    for p in processes:
+        p.join(5)
+
+
+@atexit.register
+def _shutdown() -> None:
+    global _pool
+    with _lock:
+        if _pool is not None:
+            _kill(_pool)
+            _pool = None

@@ -1,0 +1,104 @@
+"""The embedded backend's life cycle: started lazily once per Python process, stopped at exit.
+
+The server runs in its own process (:mod:`agent_core._server`) because a "remote" service inside the
+measured interpreter would share its GIL: a CPU tool would slow the LLM it is waiting for, and every
+figure would be distorted. It holds the read end of a pipe from us as its stdin and exits on EOF,
+so it goes when we stop it, when we exit, and when we are killed.
+"""
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import selectors
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+
+from ._spawn import child_env, kill_group, python_argv
+from .errors import BackendError
+
+START_TIMEOUT_S = 30.0
+
+
+@dataclass
+class Backend:
+    proc: subprocess.Popen
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self, timeout: float = 3.0) -> None:
+        """Close its stdin (it exits at once on EOF); kill its process group if it lingers."""
+        if self.proc.stdin and not self.proc.stdin.closed:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            kill_group(self.proc.pid)
+            self.proc.wait()
+
+
+_lock = threading.Lock()
+_backend: Backend | None = None
+
+
+def _start() -> Backend:
+    proc = subprocess.Popen(python_argv("agent_core._server:main"), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            start_new_session=True, env=child_env())
+    line = b""
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not line.endswith(b"\n"):
+            left = deadline - time.monotonic()
+            if left <= 0 or not sel.select(left):
+                kill_group(proc.pid)
+                proc.wait()
+                raise BackendError(f"the embedded backend did not start within {START_TIMEOUT_S:g} s")
+            chunk = os.read(proc.stdout.fileno(), 4096)
+            if not chunk:
+                proc.wait()
+                raise BackendError(f"the embedded backend exited during start-up (exit code {proc.returncode})")
+            line += chunk
+    proc.stdout.close()
+    try:
+        port = int(json.loads(line)["port"])
+    except (ValueError, KeyError, TypeError):
+        kill_group(proc.pid)
+        proc.wait()
+        raise BackendError(f"the embedded backend announced {line[:80]!r} instead of its port") from None
+    return Backend(proc, port)
+
+
+def ensure_backend() -> Backend:
+    """The process's backend, started on first use (and again if it died). Thread-safe."""
+    global _backend
+    with _lock:
+        if _backend is None or not _backend.alive():
+            _backend = _start()
+        return _backend
+
+
+def stop_backend() -> None:
+    global _backend
+    with _lock:
+        if _backend is not None:
+            _backend.stop()
+            _backend = None
+
+
+atexit.register(stop_backend)

@@ -1,0 +1,169 @@
+"""The tool catalog: every tool's name, kind, parameters, defaults and bounds.
+
+This module imports nothing heavy: the command line's ``tools`` listing, the pages and the child
+processes read it without loading httpx or sqlite. Implementations are found by name, lazily.
+Bounds live here and are enforced here (:func:`resolve_params`), whatever a widget or a flag says.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .errors import BadInput
+from .scripts import SCRIPTS
+
+KINDS: dict[str, str] = {
+    "io": "waits on the network: await it on an event loop (asyncio)",
+    "blocking": "a library with no async API: run it in a thread so it cannot freeze the loop",
+    "cpu": "pure-Python computation that holds the GIL: run it in a process pool",
+    "isolated": "code that may hang, crash or eat memory: run it in its own child process",
+}
+
+MAX_LATENCY_MS = 10_000
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    default: Any
+    lo: float | None = None
+    hi: float | None = None
+    choices: tuple[str, ...] = ()
+    unit: str = ""
+    help: str = ""
+
+    @property
+    def type(self) -> type:
+        return type(self.default)
+
+    def allowed(self) -> str:
+        if self.choices:
+            return "one of " + ", ".join(self.choices)
+        return f"{self.lo:g}..{self.hi:g}"
+
+    def check(self, tool: str, raw: Any) -> Any:
+        """Coerce ``raw`` (a value or command-line text) to this parameter's type and check its bounds."""
+        label = f"{tool}.{self.name}={raw}"
+        if self.choices:
+            value = str(raw)
+            if value not in self.choices:
+                raise BadInput(f"{label} is not allowed: {self.allowed()}")
+            return value
+        try:
+            if isinstance(raw, bool):
+                raise ValueError
+            if self.type is int:
+                number = float(raw)
+                if not number.is_integer():
+                    raise ValueError
+                value = int(number)
+            else:
+                value = float(raw)
+        except (TypeError, ValueError, OverflowError):
+            raise BadInput(f"{label} is not a{'n integer' if self.type is int else ' number'}: "
+                           f"allowed {self.allowed()}") from None
+        if value != value or not (self.lo <= value <= self.hi):  # NaN fails too
+            raise BadInput(f"{label} is out of range: allowed {self.allowed()}{' ' + self.unit if self.unit else ''}")
+        return value
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    name: str
+    kind: str
+    summary: str
+    params: tuple[Param, ...]
+    module: str                     # where the implementation lives (imported lazily)
+    sync: str                       # name of the blocking implementation: fn(params, ctx) -> detail dict
+    aio: str | None = None          # name of the async implementation, if the tool has one
+    cross_check: Callable[[dict], str | None] | None = field(default=None, compare=False)
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise BadInput(f"{self.name} has no parameter {name!r}: allowed are "
+                       + ", ".join(p.name for p in self.params))
+
+    def defaults(self) -> dict[str, Any]:
+        return {p.name: p.default for p in self.params}
+
+    def impl(self, which: str = "sync") -> Callable:
+        name = self.sync if which == "sync" else self.aio
+        if name is None:
+            raise AttributeError(f"{self.name} has no {which} implementation")
+        return getattr(importlib.import_module(self.module), name)
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "kind": self.kind, "summary": self.summary, "async": self.aio is not None,
+                "params": [{"name": p.name, "default": p.default, "min": p.lo, "max": p.hi,
+                            "choices": list(p.choices) or None, "unit": p.unit, "help": p.help}
+                           for p in self.params]}
+
+
+def _jitter() -> Param:
+    return Param("jitter", 0.1, 0.0, 1.0, help="latency varies by up to this fraction, from the seed")
+
+
+def _llm_duration(p: dict) -> str | None:
+    ms = p["ttft_ms"] + 1000.0 * p["tokens"] / p["tokens_per_s"]
+    if ms > MAX_LATENCY_MS:
+        return (f"llm_call takes ttft_ms + tokens/tokens_per_s = {ms:.0f} ms: "
+                f"allowed at most {MAX_LATENCY_MS} ms; lower tokens or raise tokens_per_s")
+    return None
+
+
+CATALOG: dict[str, ToolSpec] = {t.name: t for t in (
+    ToolSpec("llm_call", "io",
+             "POST an OpenAI-compatible /v1/chat/completions with stream=true and read the token stream",
+             (Param("ttft_ms", 250, 0, MAX_LATENCY_MS, unit="ms", help="time to first token"),
+              Param("tokens", 48, 1, 2000, help="tokens to stream back"),
+              Param("tokens_per_s", 160.0, 1.0, 5000.0, unit="tok/s", help="token rate after the first"),
+              _jitter()),
+             "agent_core.tools.http_tools", "llm_call", "allm_call", cross_check=_llm_duration),
+    ToolSpec("web_search", "io", "GET a search endpoint; JSON results with text snippets",
+             (Param("latency_ms", 300, 0, MAX_LATENCY_MS, unit="ms", help="server-side latency"),
+              Param("k", 5, 1, 50, help="results to return"), _jitter()),
+             "agent_core.tools.http_tools", "web_search", "aweb_search"),
+    ToolSpec("vector_lookup", "io",
+             "POST a query embedding; the backend runs a top-k cosine search over the corpus it holds",
+             (Param("latency_ms", 150, 0, MAX_LATENCY_MS, unit="ms", help="server-side latency"),
+              Param("k", 5, 1, 100, help="neighbours to return"), _jitter()),
+             "agent_core.tools.http_tools", "vector_lookup", "avector_lookup"),
+    ToolSpec("memory_write", "blocking",
+             "persist conversation rows into a real SQLite file with sqlite3, one durable commit per call",
+             (Param("rows", 5000, 1, 100_000, help="rows inserted (the call's cost scales with it)"),),
+             "agent_core.tools.memory", "memory_write", "amemory_write"),
+    ToolSpec("legacy_sdk", "blocking",
+             "a synchronous httpx.Client call, as made by an SDK that has no async API",
+             (Param("latency_ms", 350, 0, MAX_LATENCY_MS, unit="ms", help="server-side latency"), _jitter()),
+             "agent_core.tools.http_tools", "legacy_sdk"),
+    ToolSpec("analysis", "cpu", "pure-Python keyword and n-gram statistics over generated text (holds the GIL)",
+             (Param("work", 200_000, 1_000, 1_000_000, unit="words", help="words analysed (~0.85 µs each here)"),),
+             "agent_core.tools.analysis", "analysis"),
+    ToolSpec("sandboxed_script", "isolated",
+             "run one allow-listed script in a child process with a hard timeout and CPU/memory limits",
+             (Param("script", "word_count", choices=SCRIPTS, help="which shipped script to run"),
+              Param("size", 20_000, 100, 200_000, help="input size for the script"),
+              Param("mem_mb", 256, 64, 1024, unit="MiB", help="address-space limit the child sets itself")),
+             "agent_core.tools.sandbox", "sandboxed_script"),
+)}
+
+
+def get_tool(name: str) -> ToolSpec:
+    try:
+        return CATALOG[name]
+    except KeyError:
+        raise BadInput(f"unknown tool {name!r}: allowed are {', '.join(CATALOG)}") from None
+
+
+def resolve_params(tool: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The tool's defaults with ``overrides`` applied, each coerced and checked against its bounds."""
+    spec = get_tool(tool)
+    params = spec.defaults()
+    for name, raw in (overrides or {}).items():
+        params[name] = spec.param(name).check(tool, raw)
+    if spec.cross_check and (problem := spec.cross_check(params)):
+        raise BadInput(problem)
+    return params

@@ -1,0 +1,160 @@
+"""Command line: ``python -m agent_core tools | run | compare`` (the contract in DESIGN.md).
+
+Bad input exits with status 2 and one line naming the value and what is allowed; never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from . import runner
+from .catalog import CATALOG, KINDS
+from .errors import AgentCoreError, BadInput
+from .modes import MODES, get_mode
+from .records import RunReport
+from .workload import MAX_CALLS, MAX_PER_TOOL, TIMEOUT_RANGE, Workload, parse_param_assignments
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:          # one line, not usage + message
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m agent_core",
+                description="Measure asyncio, threads, subprocesses and process pools on real agent work.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    tools = sub.add_parser("tools", help="list the tools, their kinds, parameters and bounds")
+    tools.add_argument("--json", action="store_true", help="print the catalog as JSON")
+
+    def workload_args(q: argparse.ArgumentParser) -> None:
+        q.add_argument("--tools", required=True, metavar="SPEC",
+                       help=f"tool:count,... e.g. llm_call:4,web_search:4 (≤ {MAX_PER_TOOL} per tool, ≤ {MAX_CALLS} calls)")
+        q.add_argument("--json", action="store_true", help="print the report as one JSON object")
+        q.add_argument("--workers", type=int, help="pool size / concurrency cap (default: the mode's own)")
+        q.add_argument("--timeout-s", type=float, default=30.0,
+                       help=f"per-call timeout in seconds ({TIMEOUT_RANGE[0]:g}..{TIMEOUT_RANGE[1]:g}, default 30)")
+        q.add_argument("--seed", type=int, default=0, help="seed for latency jitter and generated text")
+        q.add_argument("--param", action="append", metavar="TOOL.NAME=VALUE",
+                       help="override a tool parameter, e.g. llm_call.tokens=64 (repeatable; see `tools`)")
+
+    run = sub.add_parser("run", help="run a workload in one mode")
+    run.add_argument("--mode", required=True, choices=MODES, metavar="MODE", help="one of " + " ".join(MODES))
+    workload_args(run)
+    compare = sub.add_parser("compare", help="run a workload in every mode, one after another")
+    compare.add_argument("--modes", default=",".join(MODES), help="comma-separated modes (sequential always runs first)")
+    workload_args(compare)
+    return p
+
+
+# -- human output ------------------------------------------------------------------------------------------
+
+def _table(rows: list[list[str]], right: set[int]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  " + "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
+                     for r in rows)
+
+
+def _x(value: float | None) -> str:
+    return "—" if value is None else f"×{value:.2f}"
+
+
+def _ms(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
+
+
+def _headline(rep: RunReport) -> str:
+    return _table([["wall s", "Σ task s", "Σ cpu s", "critical path s", "speedup", "true speedup", "peak", "loop lag ms"],
+                   [f"{rep.wall_s:.3f}", f"{rep.sum_task_s:.3f}", f"{rep.sum_cpu_s:.3f}", f"{rep.critical_path_s:.3f}",
+                    _x(rep.speedup), _x(rep.true_speedup), str(rep.peak_concurrency), _ms(rep.loop_lag_max_ms)]],
+                  right=set(range(8)))
+
+
+def _by_tool(rep: RunReport) -> str:
+    rows = [["tool", "kind", "calls", "ok", "failed", "mean ms", "max ms", "cpu ms", "where"]]
+    for tool in dict.fromkeys(t.tool for t in rep.tasks):
+        ts = [t for t in rep.tasks if t.tool == tool]
+        ok = sum(t.status == "ok" for t in ts)
+        lanes = sorted({t.worker for t in ts})
+        where = lanes[0] if len(lanes) == 1 else f"{len(lanes)} lanes ({lanes[0]}, …)"
+        rows.append([tool, ts[0].kind, str(len(ts)), str(ok), str(len(ts) - ok),
+                     f"{1000 * sum(t.duration_s for t in ts) / len(ts):.1f}", f"{1000 * max(t.duration_s for t in ts):.1f}",
+                     f"{1000 * sum(t.cpu_s for t in ts):.1f}", where])
+    return _table(rows, right={2, 3, 4, 5, 6, 7})
+
+
+def _failures(rep: RunReport) -> str:
+    bad = [t for t in rep.tasks if t.status != "ok"]
+    return "\n".join(f"  {t.id}: {t.status}: {t.error}" for t in bad[:20]) + (
+        f"\n  … and {len(bad) - 20} more" if len(bad) > 20 else "")
+
+
+def _print_run(rep: RunReport) -> None:
+    o = rep.options
+    print(f"{rep.mode} · {o['spec']} · {len(rep.tasks)} calls · workers {rep.workers or '—'} · "
+          f"timeout {o['timeout_s']:g} s · seed {o['seed']}")
+    print(_headline(rep))
+    print()
+    print(_by_tool(rep))
+    if not rep.ok:
+        print("\nnot ok:")
+        print(_failures(rep))
+
+
+def _print_compare(reports: list[RunReport]) -> None:
+    o = reports[0].options
+    print(f"{o['spec']} · {len(reports[0].tasks)} calls · timeout {o['timeout_s']:g} s · seed {o['seed']}"
+          " · one mode at a time, sequential first")
+    rows = [["mode", "wall s", "Σ task s", "Σ cpu s", "critical s", "speedup", "true speedup", "peak", "loop lag ms", "ok"]]
+    for r in reports:
+        rows.append([r.mode, f"{r.wall_s:.3f}", f"{r.sum_task_s:.3f}", f"{r.sum_cpu_s:.3f}", f"{r.critical_path_s:.3f}",
+                     _x(r.speedup), _x(r.true_speedup), str(r.peak_concurrency), _ms(r.loop_lag_max_ms),
+                     f"{r.statuses.get('ok', 0)}/{len(r.tasks)}"])
+    print(_table(rows, right=set(range(1, 10))))
+    best = min(reports, key=lambda r: r.wall_s)
+    print(f"\nfastest: {best.mode} — {best.wall_s:.3f} s, {_x(best.true_speedup)} the sequential run")
+
+
+def _print_tools() -> None:
+    for spec in CATALOG.values():
+        print(f"{spec.name}  [{spec.kind}: {KINDS[spec.kind]}]")
+        print(f"    {spec.summary}")
+        for p in spec.params:
+            unit = f" {p.unit}" if p.unit else ""
+            print(f"    {spec.name}.{p.name} = {p.default}{unit}   allowed {p.allowed()}   {p.help}")
+        print()
+
+
+# -- entry point -------------------------------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "tools":
+            if args.json:
+                print(json.dumps({"tools": [s.to_dict() for s in CATALOG.values()], "kinds": KINDS}, indent=1))
+            else:
+                _print_tools()
+            return 0
+        workload = Workload.parse(args.tools, parse_param_assignments(args.param))
+        common = {"workers": args.workers, "timeout_s": args.timeout_s, "seed": args.seed}
+        if args.command == "run":
+            report = runner.run(workload, args.mode, **common)
+            print(json.dumps(report.to_dict())) if args.json else _print_run(report)
+        else:
+            modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+            for m in modes:
+                get_mode(m)
+            reports = runner.compare(workload, modes, **common)
+            print(json.dumps({"runs": [r.to_dict() for r in reports]})) if args.json else _print_compare(reports)
+        return 0
+    except BadInput as exc:
+        print(f"python -m agent_core: error: {exc}", file=sys.stderr)
+        return 2
+    except AgentCoreError as exc:
+        print(f"python -m agent_core: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

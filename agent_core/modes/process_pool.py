@@ -1,0 +1,19 @@
+"""process-pool: every call on a warm ``ProcessPoolExecutor`` (forkserver). CPU work runs in parallel."""
+from __future__ import annotations
+
+import os
+
+from . import Plan
+
+SUMMARY = "a warm process pool: CPU work runs in parallel on every core; each call is pickled across"
+LOOP = False
+MAX_WORKERS = 16
+
+
+def plan(workload, workers: int | None) -> Plan:
+    n = workers or os.cpu_count() or 1
+    return Plan(workers=n, processes=n)
+
+
+def schedule(run) -> None:
+    run.wait_all([run.submit_to_pool(call) for call in run.calls])

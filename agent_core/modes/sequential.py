@@ -1,0 +1,17 @@
+"""sequential: one call after another, in the calling thread. The baseline: wall ≈ Σ task time."""
+from __future__ import annotations
+
+from . import Plan
+
+SUMMARY = "one call after another in the calling thread: the baseline (wall ≈ Σ task time)"
+LOOP = False
+MAX_WORKERS = 1
+
+
+def plan(workload, workers: int | None) -> Plan:
+    return Plan(workers=1)
+
+
+def schedule(run) -> None:
+    for call in run.calls:
+        run.call_here(call)

@@ -1,0 +1,25 @@
+"""subprocess: each call in a fresh Python child of its own, at most ``workers`` at once.
+
+The isolation primitive: a hard timeout that kills the child's whole process group, limits the child
+sets on itself, a crash that takes only that call. The price is an interpreter start per call. The
+children are awaited from an event loop in this process (no thread per child).
+"""
+from __future__ import annotations
+
+import asyncio
+
+from . import Plan
+
+SUMMARY = "a fresh child process per call: hard timeouts and crash isolation, an interpreter start each"
+LOOP = True
+MAX_WORKERS = 16
+DEFAULT_WORKERS = 8
+
+
+def plan(workload, workers: int | None) -> Plan:
+    n = workers or DEFAULT_WORKERS
+    return Plan(workers=n, children=n)
+
+
+async def schedule(run) -> None:
+    await asyncio.gather(*(run.call_in_child(call) for call in run.calls))

@@ -1,0 +1,18 @@
+"""threads: every call on a pool of threads. Waiting overlaps; pure-Python CPU work does not (the GIL)."""
+from __future__ import annotations
+
+from . import Plan
+
+SUMMARY = "a thread pool: I/O and blocking calls overlap, pure-Python CPU work is serialised by the GIL"
+LOOP = False
+MAX_WORKERS = 64
+DEFAULT_WORKERS = 32
+
+
+def plan(workload, workers: int | None) -> Plan:
+    n = workers or min(DEFAULT_WORKERS, workload.n_calls)
+    return Plan(workers=n, threads=n)
+
+
+def schedule(run) -> None:
+    run.wait_all([run.threads.submit(run.call_here, call) for call in run.calls])

@@ -1,0 +1,130 @@
+"""Records of a run: raw timestamps, with every derived figure a property (so nothing can disagree).
+
+Times are seconds from the run's start on the runner's clock. ``speedup`` is the *apparent* one,
+Σ task wall / wall: under the GIL, threads make each CPU call look longer, so it can claim ×3.6 where
+the true speedup (sequential wall / this wall) is ×1.0. CPU time per call tells the truth.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class TaskRecord:
+    id: str
+    tool: str
+    kind: str
+    worker: str            # lane: "event-loop", a thread's name, or "pid N"
+    start_s: float
+    end_s: float
+    cpu_s: float
+    status: str            # ok error timeout crashed cancelled
+    error: str | None = None
+    detail: dict = field(default_factory=dict)
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        for key in ("start_s", "end_s", "cpu_s"):
+            data[key] = round(data[key], 6)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TaskRecord:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+
+def _peak(tasks: list[TaskRecord]) -> int:
+    edges = sorted([(t.start_s, 1) for t in tasks] + [(t.end_s, -1) for t in tasks])  # ends sort first
+    peak = active = 0
+    for _, step in edges:
+        active += step
+        peak = max(peak, active)
+    return peak
+
+
+@dataclass
+class RunReport:
+    mode: str
+    wall_s: float
+    tasks: list[TaskRecord]
+    workers: int | None = None
+    options: dict = field(default_factory=dict)
+    loop_lag: list[tuple[float, float]] | None = None   # (s since start, lag ms); None: no loop in this process
+    baseline_wall_s: float | None = None                # the sequential run's wall, when one was measured
+    setup_s: float = 0.0                                # preparation before the clock started (not in wall)
+    cores: int = field(default_factory=lambda: os.cpu_count() or 1)
+
+    @property
+    def sum_task_s(self) -> float:
+        return sum(t.duration_s for t in self.tasks)
+
+    @property
+    def sum_cpu_s(self) -> float:
+        return sum(t.cpu_s for t in self.tasks)
+
+    @property
+    def critical_path_s(self) -> float:
+        """The longest single call: no schedule of independent calls can finish sooner."""
+        return max((t.duration_s for t in self.tasks), default=0.0)
+
+    @property
+    def speedup(self) -> float:
+        """Apparent speedup: Σ task wall / wall."""
+        return self.sum_task_s / self.wall_s if self.wall_s > 0 else 0.0
+
+    @property
+    def true_speedup(self) -> float | None:
+        if self.baseline_wall_s is None or self.wall_s <= 0:
+            return None
+        return self.baseline_wall_s / self.wall_s
+
+    @property
+    def loop_lag_max_ms(self) -> float | None:
+        if self.loop_lag is None:
+            return None
+        return max((lag for _, lag in self.loop_lag), default=0.0)
+
+    @property
+    def peak_concurrency(self) -> int:
+        return _peak(self.tasks)
+
+    @property
+    def statuses(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for t in self.tasks:
+            counts[t.status] = counts.get(t.status, 0) + 1
+        return counts
+
+    @property
+    def ok(self) -> bool:
+        return all(t.status == "ok" for t in self.tasks)
+
+    def lanes(self) -> list[str]:
+        """Worker lanes in order of first use."""
+        return list(dict.fromkeys(t.worker for t in sorted(self.tasks, key=lambda t: t.start_s)))
+
+    def to_dict(self) -> dict:
+        def r(x: float | None, nd: int = 6) -> float | None:
+            return None if x is None else round(x, nd)
+        return {"mode": self.mode, "wall_s": r(self.wall_s), "sum_task_s": r(self.sum_task_s),
+                "sum_cpu_s": r(self.sum_cpu_s), "critical_path_s": r(self.critical_path_s),
+                "speedup": r(self.speedup, 3), "true_speedup": r(self.true_speedup, 3),
+                "loop_lag_max_ms": r(self.loop_lag_max_ms, 3), "peak_concurrency": self.peak_concurrency,
+                "statuses": self.statuses, "n_calls": len(self.tasks), "workers": self.workers,
+                "cores": self.cores, "baseline_wall_s": r(self.baseline_wall_s), "setup_s": r(self.setup_s),
+                "options": self.options, "tasks": [t.to_dict() for t in self.tasks],
+                "loop_lag_samples": self.loop_lag}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> RunReport:
+        lag = data.get("loop_lag_samples")
+        return cls(mode=data["mode"], wall_s=data["wall_s"], tasks=[TaskRecord.from_dict(t) for t in data["tasks"]],
+                   workers=data.get("workers"), options=data.get("options") or {},
+                   loop_lag=None if lag is None else [tuple(s) for s in lag],
+                   baseline_wall_s=data.get("baseline_wall_s"), setup_s=data.get("setup_s") or 0.0,
+                   cores=data.get("cores") or os.cpu_count() or 1)

@@ -1,0 +1,56 @@
+"""Tool implementations. Each takes ``(params, ctx)`` and returns a small dict of details for the record.
+
+Imports here stay light (no dataclasses, typing or json: they cost a child ~15 ms to import); a child
+process loads only this and the module of the tool it runs.
+"""
+from __future__ import annotations
+
+import os
+
+DEFAULT_LLM_MODEL = "embedded-sim"
+
+
+class ToolContext:
+    """What a call needs besides its parameters. Picklable and marshal-able, except ``http``."""
+
+    FIELDS = ("call_id", "seed", "timeout_s", "base_url", "llm_base_url", "llm_model", "llm_api_key",
+              "db_path", "fault")
+    __slots__ = FIELDS + ("http",)
+
+    def __init__(self, call_id: str, seed: int, timeout_s: float, base_url: str = "", llm_base_url: str = "",
+                 llm_model: str = DEFAULT_LLM_MODEL, llm_api_key: str = "", db_path: str = "",
+                 fault: str | None = None, http: object = None) -> None:
+        self.call_id = call_id
+        self.seed = seed
+        self.timeout_s = timeout_s
+        self.base_url = base_url                # the embedded backend
+        self.llm_base_url = llm_base_url        # OpenAI-compatible base, ".../v1"
+        self.llm_model = llm_model
+        self.llm_api_key = llm_api_key
+        self.db_path = db_path
+        self.fault = fault
+        self.http = http                        # this call's AsyncClient: in-process only, never sent
+
+    @property
+    def call_seed(self) -> str:
+        return f"{self.seed}:{self.call_id}"
+
+    def to_dict(self) -> dict:
+        return {name: getattr(self, name) for name in self.FIELDS}
+
+    def __getstate__(self) -> dict:
+        return self.to_dict()
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(**state)
+
+    def __repr__(self) -> str:
+        return f"ToolContext({self.call_id!r}, seed={self.seed}, timeout_s={self.timeout_s})"
+
+
+def llm_target(backend_url: str) -> tuple[str, str, str]:
+    """(base_url, model, api_key) for ``llm_call``: a real server from the environment, else the embedded one."""
+    base = os.environ.get("AGENT_LLM_BASE_URL", "").strip().rstrip("/")
+    return (base or f"{backend_url}/v1",
+            os.environ.get("AGENT_LLM_MODEL", "").strip() or DEFAULT_LLM_MODEL,
+            os.environ.get("AGENT_LLM_API_KEY", "").strip())

@@ -1,0 +1,237 @@
+"""Network tools: ``llm_call``, ``web_search``, ``vector_lookup`` (io) and ``legacy_sdk`` (blocking).
+
+Each io tool has a sync twin (``httpx.Client``) and an async one (``httpx.AsyncClient``); both share
+the request and the parsing, so they do the same work. Clients are expensive to build (~16 ms each,
+mostly the SSL context), so: one SSL context per process; per run one sync client and a few async
+clients with at most 100 connections each (httpcore's pool gets slow when it is large; see
+encode/httpx#3215), calls spread round-robin across them.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import ssl
+import threading
+import time
+import zlib
+
+import certifi
+import httpx
+
+from .. import textgen
+from ..errors import ToolTimeout
+from . import ToolContext
+
+LEGACY_SDK_TIMEOUT_S = 60.0   # like many SDKs it sets no useful timeout of its own; 60 s is our hard bound
+CALLS_PER_ASYNC_CLIENT = 100
+_lock = threading.RLock()
+_ssl: ssl.SSLContext | None = None
+_sync: httpx.Client | None = None
+
+
+def ssl_context() -> ssl.SSLContext:
+    global _ssl
+    with _lock:
+        if _ssl is None:
+            _ssl = ssl.create_default_context(cafile=certifi.where())
+        return _ssl
+
+
+def new_sync_client() -> httpx.Client:
+    """A thread-safe ``httpx.Client`` sized for the largest thread pool (64 threads)."""
+    return httpx.Client(verify=ssl_context(), timeout=None,
+                        limits=httpx.Limits(max_connections=128, max_keepalive_connections=64))
+
+
+def sync_client() -> httpx.Client:
+    """This process's shared client: for pool workers and children, which outlive a run or are one call."""
+    global _sync
+    with _lock:
+        if _sync is None:
+            _sync = new_sync_client()
+        return _sync
+
+
+_warmed = False
+
+
+def warm_up(base_url: str) -> None:
+    """Once per process, one throwaway request with each client type: httpx and httpcore import parts of
+    themselves on first use (~15 ms), which is not work any call should be charged for."""
+    global _warmed
+    if _warmed:
+        return
+    with new_sync_client() as client:
+        client.get(f"{base_url}/health").raise_for_status()
+
+    async def once() -> None:
+        async with httpx.AsyncClient(verify=ssl_context()) as client:
+            (await client.get(f"{base_url}/health")).raise_for_status()
+
+    errors: list[BaseException] = []
+    worker = threading.Thread(target=lambda: _capture(errors, asyncio.run, once()), name="http-warm-up")
+    worker.start()                      # its own thread: the caller may be on a running loop
+    worker.join()
+    if errors:
+        raise errors[0]
+    _warmed = True
+
+
+def _capture(errors: list, fn, *args) -> None:
+    try:
+        fn(*args)
+    except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+        errors.append(exc)
+
+
+def _client(ctx: ToolContext) -> httpx.Client:
+    """The run's client when the runner gave one (in-process calls), else this process's own."""
+    return ctx.http if isinstance(ctx.http, httpx.Client) else sync_client()
+
+
+class AsyncClients:
+    """Loop-bound clients for one run: ceil(calls / 100) of them, each with <= 100 connections."""
+
+    def __init__(self, n_calls: int) -> None:
+        shards = max(1, math.ceil(n_calls / CALLS_PER_ASYNC_CLIENT))
+        limits = httpx.Limits(max_connections=CALLS_PER_ASYNC_CLIENT, max_keepalive_connections=20)
+        self.clients = [httpx.AsyncClient(verify=ssl_context(), timeout=None, limits=limits) for _ in range(shards)]
+
+    def for_call(self, index: int) -> httpx.AsyncClient:
+        return self.clients[index % len(self.clients)]
+
+    async def aclose(self) -> None:
+        for client in self.clients:
+            await client.aclose()
+
+
+def _sim_headers(ctx: ToolContext, **values: float) -> dict[str, str]:
+    headers = {"x-sim-seed": ctx.call_seed}
+    headers.update({f"x-sim-{k.replace('_', '-')}": f"{v:g}" for k, v in values.items()})
+    return headers
+
+
+def _timeout(ctx: ToolContext) -> httpx.Timeout:
+    return httpx.Timeout(ctx.timeout_s)
+
+
+def _query(ctx: ToolContext) -> str:
+    topic = textgen.TOPICS[zlib.crc32(ctx.call_id.encode()) % len(textgen.TOPICS)]
+    return " ".join([topic, *textgen.words(3, ctx.call_seed)])
+
+
+# --- web_search -------------------------------------------------------------------------------------------
+
+def _search_request(p: dict, ctx: ToolContext) -> dict:
+    return {"method": "GET", "url": f"{ctx.base_url}/v1/search", "params": {"q": _query(ctx), "k": p["k"]},
+            "headers": _sim_headers(ctx, latency_ms=p["latency_ms"], jitter=p["jitter"]), "timeout": _timeout(ctx)}
+
+
+def _search_detail(r: httpx.Response) -> dict:
+    r.raise_for_status()
+    results = r.json()["results"]
+    return {"results": len(results), "top": results[0]["title"] if results else None, "bytes": len(r.content)}
+
+
+def web_search(p: dict, ctx: ToolContext) -> dict:
+    return _search_detail(_client(ctx).request(**_search_request(p, ctx)))
+
+
+async def aweb_search(p: dict, ctx: ToolContext) -> dict:
+    return _search_detail(await ctx.http.request(**_search_request(p, ctx)))
+
+
+# --- vector_lookup ----------------------------------------------------------------------------------------
+
+def _vector_request(p: dict, ctx: ToolContext) -> dict:
+    return {"method": "POST", "url": f"{ctx.base_url}/v1/vectors/query",
+            "json": {"embedding": textgen.embed(_query(ctx)), "k": p["k"]},
+            "headers": _sim_headers(ctx, latency_ms=p["latency_ms"], jitter=p["jitter"]), "timeout": _timeout(ctx)}
+
+
+def _vector_detail(r: httpx.Response) -> dict:
+    r.raise_for_status()
+    matches = r.json()["matches"]
+    return {"matches": len(matches), "best_score": matches[0]["score"] if matches else None, "bytes": len(r.content)}
+
+
+def vector_lookup(p: dict, ctx: ToolContext) -> dict:
+    return _vector_detail(_client(ctx).request(**_vector_request(p, ctx)))
+
+
+async def avector_lookup(p: dict, ctx: ToolContext) -> dict:
+    return _vector_detail(await ctx.http.request(**_vector_request(p, ctx)))
+
+
+# --- legacy_sdk (blocking: there is no async twin, that is the point) -------------------------------------
+
+def legacy_sdk(p: dict, ctx: ToolContext) -> dict:
+    r = _client(ctx).get(f"{ctx.base_url}/v1/records", params={"n": 20},
+                          headers=_sim_headers(ctx, latency_ms=p["latency_ms"], jitter=p["jitter"]),
+                          timeout=LEGACY_SDK_TIMEOUT_S)
+    r.raise_for_status()
+    return {"records": len(r.json()["records"]), "bytes": len(r.content)}
+
+
+# --- llm_call: a streamed chat completion -----------------------------------------------------------------
+
+def _llm_request(p: dict, ctx: ToolContext) -> dict:
+    headers = _sim_headers(ctx, ttft_ms=p["ttft_ms"], tokens_per_s=p["tokens_per_s"], jitter=p["jitter"])
+    if ctx.llm_api_key:
+        headers["authorization"] = f"Bearer {ctx.llm_api_key}"
+    body = {"model": ctx.llm_model, "stream": True, "max_tokens": p["tokens"],
+            "messages": [{"role": "user", "content": f"Summarise what we know about: {_query(ctx)}"}]}
+    return {"method": "POST", "url": f"{ctx.llm_base_url}/chat/completions", "json": body, "headers": headers,
+            "timeout": _timeout(ctx)}
+
+
+class _TokenStream:
+    """Reads server-sent events of an OpenAI-style stream; notes the time to first token."""
+
+    def __init__(self, timeout_s: float) -> None:
+        self.t0 = time.perf_counter()
+        self.deadline = self.t0 + timeout_s
+        self.ttft_s: float | None = None
+        self.tokens = 0
+        self.chars = 0
+        self.done = False
+
+    def feed(self, line: str) -> None:
+        if time.perf_counter() > self.deadline:
+            raise ToolTimeout(f"the token stream ran past the {self.deadline - self.t0:g} s timeout")
+        if not line.startswith("data:"):
+            return
+        data = line[5:].strip()
+        if data == "[DONE]":
+            self.done = True
+            return
+        for choice in json.loads(data).get("choices", ()):
+            content = (choice.get("delta") or {}).get("content")
+            if content:
+                if self.ttft_s is None:
+                    self.ttft_s = time.perf_counter() - self.t0
+                self.tokens += 1
+                self.chars += len(content)
+
+    def detail(self, r: httpx.Response) -> dict:
+        return {"tokens": self.tokens, "ttft_ms": None if self.ttft_s is None else round(self.ttft_s * 1000, 1),
+                "chars": self.chars, "bytes": r.num_bytes_downloaded}
+
+
+def llm_call(p: dict, ctx: ToolContext) -> dict:
+    stream = _TokenStream(ctx.timeout_s)
+    with _client(ctx).stream(**_llm_request(p, ctx)) as r:
+        r.raise_for_status()
+        for line in r.iter_lines():
+            stream.feed(line)
+    return stream.detail(r)
+
+
+async def allm_call(p: dict, ctx: ToolContext) -> dict:
+    stream = _TokenStream(ctx.timeout_s)
+    async with ctx.http.stream(**_llm_request(p, ctx)) as r:
+        r.raise_for_status()
+        async for line in r.aiter_lines():
+            stream.feed(line)
+    return stream.detail(r)
