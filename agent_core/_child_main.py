@@ -13,7 +13,7 @@ import resource
 import sys
 
 try:
-    from _signal import alarm        # the C module: ``signal`` itself costs ~4 ms to import (enum)
+    from _signal import alarm  # the C module: ``signal`` itself costs ~4 ms to import (enum)
 except ImportError:  # pragma: no cover
     from signal import alarm
 

@@ -16,22 +16,23 @@ STATUSES = ("ok", "error", "timeout", "crashed", "cancelled")
 class Outcome:
     """What running a call produced, before the runner stamps it into a record."""
 
-    __slots__ = ("status", "detail", "error", "cpu_s", "worker", "elapsed_s")
+    __slots__ = ("status", "detail", "error", "cpu_s", "worker", "elapsed_s", "started_at")
 
     def __init__(self, status: str, detail: dict | None = None, error: str | None = None, cpu_s: float = 0.0,
-                 worker: str | None = None, elapsed_s: float | None = None) -> None:
+                 worker: str | None = None, elapsed_s: float | None = None, started_at: float | None = None) -> None:
         self.status = status            # one of STATUSES
         self.detail = detail or {}
         self.error = error
         self.cpu_s = cpu_s
         self.worker = worker            # where it ran, when not the stamping thread (e.g. "pid 4242")
         self.elapsed_s = elapsed_s      # measured where it ran (pool worker, child), for remote stamping
+        self.started_at = started_at    # time.perf_counter() where it ran, when it started (pool workers)
 
     def __getstate__(self) -> tuple:
         return tuple(getattr(self, s) for s in self.__slots__)
 
     def __setstate__(self, state: tuple) -> None:
-        for name, value in zip(self.__slots__, state):
+        for name, value in zip(self.__slots__, state, strict=True):
             setattr(self, name, value)
 
     def __repr__(self) -> str:

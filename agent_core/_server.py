@@ -19,7 +19,6 @@ import resource
 import socket
 import sys
 import threading
-import time
 
 import numpy as np
 import uvicorn
@@ -191,7 +190,7 @@ def main() -> None:
     server = uvicorn.Server(config)
 
     async def announce() -> None:
-        while not server.started:
+        while not server.started:   # noqa: ASYNC110 - uvicorn exposes a flag, not an event
             await asyncio.sleep(0.005)
         print(json.dumps({"port": sock.getsockname()[1], "pid": os.getpid()}), flush=True)
 

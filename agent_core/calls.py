@@ -40,10 +40,14 @@ async def call_async(tool: str, params: dict, ctx: ToolContext) -> Outcome:
 
 
 def pool_task(tool: str, params: dict, ctx: ToolContext) -> Outcome:
-    """Runs in a process-pool worker: the call, timed where it runs, labelled with the worker's pid."""
+    """Runs in a process-pool worker: the call, timed where it runs, labelled with the worker's pid.
+
+    ``time.perf_counter`` is CLOCK_MONOTONIC, one clock for every process on the machine, so the runner
+    can place these stamps on its own timeline.
+    """
     t = time.perf_counter()
     outcome = call_blocking(tool, params, ctx)
-    outcome.elapsed_s = time.perf_counter() - t
+    outcome.started_at, outcome.elapsed_s = t, time.perf_counter() - t
     outcome.worker = outcome.worker or f"pid {os.getpid()}"
     return outcome
 

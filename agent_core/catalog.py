@@ -7,8 +7,9 @@ Bounds live here and are enforced here (:func:`resolve_params`), whatever a widg
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from .errors import BadInput
 from .scripts import SCRIPTS

@@ -2,9 +2,9 @@
 
 The child (:mod:`agent_core._child_main`) is a lean interpreter (``-I -S``) that reads one request on
 stdin, sets its own limits with :mod:`resource` (never ``preexec_fn``, which is unsafe in a threaded
-parent), runs the tool and writes one reply on stdout (both ``marshal``: built in, so free to import). It leads a new session, so on timeout the
-whole group (the child and anything it started) gets SIGKILL. Its CPU time comes from ``wait4``, so
-it is known even for a child that was killed or crashed.
+parent), runs the tool and writes one reply on stdout (both ``marshal``: built in, so free to import).
+It leads a new session, so on timeout the whole group (the child and anything it started) gets
+SIGKILL. Its CPU time comes from ``wait4``, so it is known even for a child that was killed or crashed.
 
 On timeout, and when the awaiting task is cancelled, the group is killed and the child reaped before
 control returns: nothing outlives the call.
@@ -91,9 +91,9 @@ class Child:
         try:
             try:
                 await asyncio.wait_for(eof, max(0.0, self.deadline - time.monotonic()))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass                        # past the deadline: _poll_exit kills the group
-            while (exited := self._poll_exit()) is None:
+            while (exited := self._poll_exit()) is None:   # noqa: ASYNC110 - wait4 has no event to await
                 await asyncio.sleep(_REAP_POLL_S)
         except BaseException:               # cancelled (or worse): nothing may outlive the call
             self.kill()

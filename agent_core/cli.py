@@ -30,7 +30,8 @@ def _parser() -> argparse.ArgumentParser:
 
     def workload_args(q: argparse.ArgumentParser) -> None:
         q.add_argument("--tools", required=True, metavar="SPEC",
-                       help=f"tool:count,... e.g. llm_call:4,web_search:4 (≤ {MAX_PER_TOOL} per tool, ≤ {MAX_CALLS} calls)")
+                       help=f"tool:count,... e.g. llm_call:4,web_search:4 "
+                            f"(≤ {MAX_PER_TOOL} per tool, ≤ {MAX_CALLS} calls)")
         q.add_argument("--json", action="store_true", help="print the report as one JSON object")
         q.add_argument("--workers", type=int, help="pool size / concurrency cap (default: the mode's own)")
         q.add_argument("--timeout-s", type=float, default=30.0,
@@ -43,7 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--mode", required=True, choices=MODES, metavar="MODE", help="one of " + " ".join(MODES))
     workload_args(run)
     compare = sub.add_parser("compare", help="run a workload in every mode, one after another")
-    compare.add_argument("--modes", default=",".join(MODES), help="comma-separated modes (sequential always runs first)")
+    compare.add_argument("--modes", default=",".join(MODES),
+                         help="comma-separated modes (sequential always runs first)")
     workload_args(compare)
     return p
 
@@ -52,8 +54,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def _table(rows: list[list[str]], right: set[int]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  " + "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths)))
-                     for r in rows)
+    def line(row: list[str]) -> str:
+        cells = zip(row, widths, strict=True)
+        return "  " + "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(cells))
+    return "\n".join(line(r).rstrip() for r in rows)
 
 
 def _x(value: float | None) -> str:
@@ -65,7 +69,8 @@ def _ms(value: float | None) -> str:
 
 
 def _headline(rep: RunReport) -> str:
-    return _table([["wall s", "Σ task s", "Σ cpu s", "critical path s", "speedup", "true speedup", "peak", "loop lag ms"],
+    head = ["wall s", "Σ task s", "Σ cpu s", "critical path s", "speedup", "true speedup", "peak", "loop lag ms"]
+    return _table([head,
                    [f"{rep.wall_s:.3f}", f"{rep.sum_task_s:.3f}", f"{rep.sum_cpu_s:.3f}", f"{rep.critical_path_s:.3f}",
                     _x(rep.speedup), _x(rep.true_speedup), str(rep.peak_concurrency), _ms(rep.loop_lag_max_ms)]],
                   right=set(range(8)))
@@ -78,8 +83,9 @@ def _by_tool(rep: RunReport) -> str:
         ok = sum(t.status == "ok" for t in ts)
         lanes = sorted({t.worker for t in ts})
         where = lanes[0] if len(lanes) == 1 else f"{len(lanes)} lanes ({lanes[0]}, …)"
+        durations = [t.duration_s for t in ts]
         rows.append([tool, ts[0].kind, str(len(ts)), str(ok), str(len(ts) - ok),
-                     f"{1000 * sum(t.duration_s for t in ts) / len(ts):.1f}", f"{1000 * max(t.duration_s for t in ts):.1f}",
+                     f"{1000 * sum(durations) / len(ts):.1f}", f"{1000 * max(durations):.1f}",
                      f"{1000 * sum(t.cpu_s for t in ts):.1f}", where])
     return _table(rows, right={2, 3, 4, 5, 6, 7})
 
@@ -106,7 +112,8 @@ def _print_compare(reports: list[RunReport]) -> None:
     o = reports[0].options
     print(f"{o['spec']} · {len(reports[0].tasks)} calls · timeout {o['timeout_s']:g} s · seed {o['seed']}"
           " · one mode at a time, sequential first")
-    rows = [["mode", "wall s", "Σ task s", "Σ cpu s", "critical s", "speedup", "true speedup", "peak", "loop lag ms", "ok"]]
+    rows = [["mode", "wall s", "Σ task s", "Σ cpu s", "critical s", "speedup", "true speedup", "peak", "loop lag ms",
+             "ok"]]
     for r in reports:
         rows.append([r.mode, f"{r.wall_s:.3f}", f"{r.sum_task_s:.3f}", f"{r.sum_cpu_s:.3f}", f"{r.critical_path_s:.3f}",
                      _x(r.speedup), _x(r.true_speedup), str(r.peak_concurrency), _ms(r.loop_lag_max_ms),

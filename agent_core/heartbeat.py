@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Callable
+from collections.abc import Callable
 
 INTERVAL_S = 0.005
 MAX_SAMPLES = 40_000          # 200 s of beats: more than any bounded run lasts

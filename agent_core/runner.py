@@ -15,9 +15,9 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
-from typing import Callable, Iterable
 
 from ._execute import Outcome, classify
 from ._pool import warm_pool
@@ -136,21 +136,29 @@ class Run:
     def submit_to_pool(self, call: Call) -> Future:
         """Send the call to the warm process pool; the future resolves to its record.
 
-        The worker measures how long the call ran; the record ends when the result reaches us, and
-        starts that long before (time queued behind other calls is not the call's time).
+        The record spans the call's run in the worker (time queued behind other calls is not the call's
+        time): with the default clock, the worker's own ``perf_counter`` stamps (the same system-wide
+        monotonic clock); with an injected clock, the worker's elapsed time back from when the result arrived.
         """
         record: Future = Future()
         submitted = self.now()
 
         def finish(done: Future) -> None:
-            end = self.now()
+            received = self.now()
             try:
                 outcome = done.result()
             except BrokenProcessPool as exc:
                 outcome = Outcome("crashed", error=f"BrokenProcessPool: {exc}")
             except Exception as exc:  # e.g. a result that could not be pickled
-                outcome = Outcome(classify(exc)[0], error=classify(exc)[1])
-            start = submitted if outcome.elapsed_s is None else max(submitted, end - outcome.elapsed_s)
+                status, message = classify(exc)
+                outcome = Outcome(status, error=message)
+            start, end = submitted, received
+            if outcome.elapsed_s is not None:
+                if outcome.started_at is not None and self.clock is time.perf_counter:
+                    start = max(submitted, outcome.started_at - self.t0)
+                    end = min(received, start + outcome.elapsed_s)
+                else:
+                    start = max(submitted, received - outcome.elapsed_s)
             record.set_result(self._record(call, start, end, outcome, "process-pool"))
 
         try:
@@ -183,7 +191,7 @@ class Run:
     def report(self, wall_s: float, loop_lag: list[tuple[float, float]] | None = None) -> RunReport:
         tasks = [r if r is not None else TaskRecord(c.id, c.tool, c.kind, "none", wall_s, wall_s, 0.0, "cancelled",
                                                     "never started")
-                 for c, r in zip(self.calls, self._records)]
+                 for c, r in zip(self.calls, self._records, strict=True)]
         return RunReport(mode=self.mode, wall_s=wall_s, tasks=tasks, workers=self.workers,
                          options={"workers": self.options.workers, "timeout_s": self.options.timeout_s,
                                   "seed": self.options.seed, "spec": self.workload.spec,
