@@ -21,6 +21,14 @@ KINDS: dict[str, str] = {
     "isolated": "code that may hang, crash or eat memory: run it in its own child process",
 }
 
+# the primitive each kind calls for (what the hybrid mode does with it)
+PRIMITIVES: dict[str, str] = {
+    "io": "await it on an event loop (asyncio)",
+    "blocking": "a thread pool sized for the work (asyncio.to_thread / run_in_executor)",
+    "cpu": "a process pool (one worker per core)",
+    "isolated": "a child process with a hard timeout and limits (subprocess)",
+}
+
 MAX_LATENCY_MS = 10_000
 
 

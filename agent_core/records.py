@@ -57,6 +57,7 @@ class RunReport:
     loop_lag: list[tuple[float, float]] | None = None   # (s since start, lag ms); None: no loop in this process
     baseline_wall_s: float | None = None                # the sequential run's wall, when one was measured
     setup_s: float = 0.0                                # preparation before the clock started (not in wall)
+    started_at: float = 0.0                             # time.time() when the clock started: when it was measured
     cores: int = field(default_factory=lambda: os.cpu_count() or 1)
 
     @property
@@ -117,6 +118,7 @@ class RunReport:
                 "loop_lag_max_ms": r(self.loop_lag_max_ms, 3), "peak_concurrency": self.peak_concurrency,
                 "statuses": self.statuses, "n_calls": len(self.tasks), "workers": self.workers,
                 "cores": self.cores, "baseline_wall_s": r(self.baseline_wall_s), "setup_s": r(self.setup_s),
+                "started_at": self.started_at,
                 "options": self.options, "tasks": [t.to_dict() for t in self.tasks],
                 "loop_lag_samples": self.loop_lag}
 
@@ -127,4 +129,5 @@ class RunReport:
                    workers=data.get("workers"), options=data.get("options") or {},
                    loop_lag=None if lag is None else [tuple(s) for s in lag],
                    baseline_wall_s=data.get("baseline_wall_s"), setup_s=data.get("setup_s") or 0.0,
+                   started_at=data.get("started_at") or 0.0,
                    cores=data.get("cores") or os.cpu_count() or 1)

@@ -1,0 +1,145 @@
+"""Plain-language explanations computed from a run's numbers: what happened, and why.
+
+Every sentence is derived from measured figures in the report (never from the mode's name alone), so
+a surprising run gets a surprising explanation rather than the textbook one.
+"""
+from __future__ import annotations
+
+from .records import RunReport, TaskRecord
+
+LOOP_STALL_MS = 50.0      # a heartbeat this late means something ran on the loop's thread
+LOOP_FREE_MS = 20.0
+
+
+def _s(x: float) -> str:
+    return f"{x:.2f} s" if x >= 0.1 else f"{x * 1000:.0f} ms"
+
+
+def _names(tasks: list[TaskRecord]) -> str:
+    names = list(dict.fromkeys(t.tool for t in tasks))
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _in_process_cpu(r: RunReport) -> list[TaskRecord]:
+    return [t for t in r.tasks if t.kind == "cpu" and not t.worker.startswith("pid ")]
+
+
+def _blocking_on_loop(r: RunReport) -> list[TaskRecord]:
+    return [t for t in r.tasks if t.worker == "event-loop" and t.kind in ("blocking", "cpu")]
+
+
+def _stalled(r: RunReport) -> bool:
+    return r.loop_lag_max_ms is not None and r.loop_lag_max_ms >= LOOP_STALL_MS
+
+
+def _gil_bound(r: RunReport) -> bool:
+    """Two or more CPU calls overlapped in one process and took far longer than their CPU time."""
+    cpu_here = _in_process_cpu(r)
+    return (len(cpu_here) >= 2 and r.peak_concurrency > 1
+            and sum(t.duration_s for t in cpu_here) > 1.5 * sum(t.cpu_s for t in cpu_here))
+
+
+def explain_run(r: RunReport) -> list[str]:
+    """A few sentences about one run, each computed from its figures."""
+    out: list[str] = []
+    n, wall, total, crit = len(r.tasks), r.wall_s, r.sum_task_s, r.critical_path_s
+    if not r.tasks:
+        return ["The run had no calls."]
+    if r.peak_concurrency <= 1:
+        out.append(f"The {n} calls ran one at a time, so the run took about their sum: {_s(wall)}.")
+    else:
+        out.append(f"Up to {r.peak_concurrency} of the {n} calls ran at once: the run took {_s(wall)} of wall-clock "
+                   f"while its calls add up to {_s(total)} (apparent speedup ×{r.speedup:.1f}).")
+    if crit > 0 and r.peak_concurrency > 1 and not _stalled(r) and not _gil_bound(r):
+        ratio = wall / crit
+        if ratio <= 1.3:
+            out.append(f"That is within {100 * (ratio - 1):.0f}% of the longest single call ({_s(crit)}), the floor "
+                       "no schedule of independent calls can beat.")
+        else:
+            out.append(f"The longest single call took {_s(crit)}; the run took ×{ratio:.1f} that, so calls waited for "
+                       "a free worker or a free core.")
+
+    lag = r.loop_lag_max_ms
+    on_loop = _blocking_on_loop(r)
+    if lag is not None:
+        if lag >= LOOP_STALL_MS and on_loop:
+            out.append(f"The event loop stood still for up to {lag:.0f} ms: {_names(on_loop)} ran on the loop's own "
+                       "thread, and every awaited call waited behind it.")
+        elif lag >= LOOP_STALL_MS:
+            out.append(f"The event loop stalled for up to {lag:.0f} ms although no call ran on it: the loop's "
+                       "thread waited for the GIL or for process start-up.")
+        elif lag <= LOOP_FREE_MS and any(t.kind in ("blocking", "cpu") for t in r.tasks):
+            out.append(f"The event loop never stalled more than {lag:.0f} ms: blocking and CPU work ran on threads "
+                       "or processes, off the loop.")
+
+    if _gil_bound(r):
+        cpu_here = _in_process_cpu(r)
+        out.append(f"The {len(cpu_here)} {_names(cpu_here)} calls spent {_s(sum(t.cpu_s for t in cpu_here))} on the "
+                   f"CPU but {_s(sum(t.duration_s for t in cpu_here))} of wall between them: in one process they take "
+                   "turns on the GIL, so their apparent overlap is not parallelism.")
+
+    if r.true_speedup is not None and r.baseline_wall_s is not None and r.mode != "sequential":
+        if abs(r.speedup - r.true_speedup) > 0.25 * max(r.true_speedup, 1e-9):
+            out.append(f"The true speedup is ×{r.true_speedup:.1f} (sequential took {_s(r.baseline_wall_s)}), not the "
+                       f"apparent ×{r.speedup:.1f}: calls looked longer because they waited, not because they worked.")
+        else:
+            out.append(f"Against the sequential run ({_s(r.baseline_wall_s)}) the true speedup is "
+                       f"×{r.true_speedup:.1f}.")
+
+    io_calls = [t for t in r.tasks if t.kind == "io"]
+    if r.mode == "process-pool" and r.workers and len(io_calls) > r.workers:
+        out.append(f"The pool has {r.workers} workers, so {len(io_calls)} network calls queued behind each other "
+                   "although they were only waiting: processes are for CPU work.")
+    if r.mode == "subprocess":
+        out.append(f"Every call started its own interpreter: the {n} children used {_s(r.sum_cpu_s)} of CPU between "
+                   "them, much of it starting Python and importing the tool's libraries.")
+
+    bad = [t for t in r.tasks if t.status != "ok"]
+    if bad:
+        kinds = {}
+        for t in bad:
+            kinds[t.status] = kinds.get(t.status, 0) + 1
+        out.append(f"{len(bad)} of {n} calls did not finish ok (" +
+                   ", ".join(f"{k} {s}" for s, k in kinds.items()) + f"); first: {bad[0].id}: {bad[0].error}.")
+    return out
+
+
+def _reason(r: RunReport) -> str:
+    """Why this mode lost time, from its own figures."""
+    on_loop = _blocking_on_loop(r)
+    if _stalled(r) and on_loop:
+        return f"its event loop stood still for {r.loop_lag_max_ms:.0f} ms while {_names(on_loop)} ran on it"
+    if _gil_bound(r):
+        return f"the GIL serialised its {_names(_in_process_cpu(r))} calls"
+    io_calls = sum(t.kind == "io" for t in r.tasks)
+    if r.mode == "process-pool" and r.workers and io_calls > r.workers:
+        return f"its {r.workers} workers made {io_calls} network calls queue"
+    if r.mode == "subprocess":
+        return f"each of its {len(r.tasks)} calls paid for a fresh interpreter ({_s(r.sum_cpu_s)} of CPU in all)"
+    if r.mode == "sequential":
+        return "it waits for each call before starting the next"
+    return _near_floor(r)
+
+
+def _near_floor(r: RunReport) -> str:
+    if r.critical_path_s <= 0:
+        return "it had no calls"
+    return f"it finished at ×{r.wall_s / r.critical_path_s:.2f} of its longest call"
+
+
+def explain_compare(reports: list[RunReport]) -> list[str]:
+    """The winner, the losers and why, for the same workload run in several modes."""
+    if not reports:
+        return []
+    ranked = sorted(reports, key=lambda r: r.wall_s)
+    best = ranked[0]
+    base = next((r for r in reports if r.mode == "sequential"), None)
+    head = f"{best.mode} finished first in {_s(best.wall_s)}"
+    if base is not None and best is not base:
+        head += f", ×{base.wall_s / best.wall_s:.1f} faster than sequential ({_s(base.wall_s)})"
+    why = _near_floor(best)
+    if _gil_bound(best) or _stalled(best):
+        why += f", although {_reason(best)}"
+    out = [f"{head}: {why}."]
+    out += [f"{r.mode} ({_s(r.wall_s)}): {_reason(r)}." for r in ranked[1:]]
+    return out

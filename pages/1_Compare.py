@@ -1,0 +1,70 @@
+"""Compare modes: the same workload under all six modes, one at a time, ranked and explained."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+
+def main() -> None:
+    st.set_page_config(page_title="Compare modes · Python concurrency for agents", page_icon="⚖️", layout="wide")
+    import agent_core
+    from agent_core.explain import explain_compare
+    from agent_core.modes import MODES
+    from ui import charts, widgets
+    from ui.measure import Busy, measure
+
+    widgets.header("⚖️ Compare modes", "The same workload under all six modes, **one mode at a time** (two at once "
+                   "would distort each other), sequential first as the baseline for every true speedup.")
+    widgets.engine_warming()
+    counts, params, _ = widgets.workload_controls("compare", with_mode=False)
+    options = widgets.run_options("compare")
+    state = st.session_state
+    state.setdefault("compare.running", False)
+    st.button("Run all six modes", type="primary", key="compare.run", disabled=state["compare.running"],
+              on_click=lambda: state.update({"compare.running": True, "compare.error": None}))
+
+    if state["compare.running"]:
+        try:
+            workload = agent_core.Workload.of(counts, params)
+            widgets.engine_ready()
+            state["compare.reports"] = measure(
+                f"six modes · {workload.spec}", len(MODES) * workload.n_calls,
+                lambda emit: agent_core.compare(workload, MODES, on_record=emit, on_run=emit, **options))
+        except (agent_core.BadInput, Busy) as exc:
+            state["compare.error"] = str(exc)
+        except Exception as exc:  # never a traceback on the page
+            state["compare.error"] = f"The comparison failed: {type(exc).__name__}: {exc}"
+        finally:
+            state["compare.running"] = False
+        st.rerun()
+
+    if state.get("compare.error"):
+        st.error(state["compare.error"])
+    reports = state.get("compare.reports")
+    if not reports:
+        st.info("Choose a workload and press **Run all six modes**.")
+        return
+    ranked = sorted(reports, key=lambda r: r.wall_s)
+    st.subheader("Ranking")
+    st.dataframe(pd.DataFrame([{
+        "rank": i + 1, "mode": r.mode, "wall s": round(r.wall_s, 3), "true speedup": round(r.true_speedup or 0, 2),
+        "apparent speedup": round(r.speedup, 2), "Σ task s": round(r.sum_task_s, 3), "Σ CPU s": round(r.sum_cpu_s, 3),
+        "max loop lag ms": None if r.loop_lag_max_ms is None else round(r.loop_lag_max_ms, 1),
+        "ok": f"{r.statuses.get('ok', 0)}/{len(r.tasks)}"} for i, r in enumerate(ranked)]), hide_index=True)
+    st.markdown("  \n".join(explain_compare(reports)))
+    left, right = st.columns(2)
+    left.plotly_chart(charts.compare_bars(reports), key="compare.bars", config={"displayModeBar": False})
+    right.plotly_chart(charts.speedup_bars(reports), key="compare.speedup", config={"displayModeBar": False})
+    st.subheader("Timelines")
+    cols = st.columns(2)
+    for i, r in enumerate(reports):
+        cols[i % 2].plotly_chart(charts.timeline(r, title=f"{r.mode} · {r.wall_s:.2f} s", height=300),
+                                 key=f"compare.timeline.{r.mode}", config={"displayModeBar": False})
+    st.download_button("Download the comparison (JSON)", json.dumps({"runs": [r.to_dict() for r in reports]}),
+                       file_name="compare.json", mime="application/json", key="compare.download")
+
+
+if __name__ == "__main__":
+    main()

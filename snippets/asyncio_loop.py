@@ -1,0 +1,33 @@
+"""asyncio: await every network call on one event loop. The turn takes about as long as its slowest call.
+
+The trap: a blocking call (sqlite3, a sync SDK, time.sleep) or CPU work *inside* a coroutine freezes
+the loop, and every awaited call waits behind it. Hand those to a thread or a process instead.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+
+
+async def search(client: httpx.AsyncClient, query: str) -> dict:
+    response = await client.get("/v1/search", params={"q": query})
+    response.raise_for_status()
+    return response.json()
+
+
+async def agent_turn(base_url: str, n: int) -> list[dict]:
+    async with httpx.AsyncClient(base_url=base_url) as client:     # one client, shared by every call
+        return await asyncio.gather(*(search(client, f"topic {i}") for i in range(n)))
+
+
+def main(base_url: str, n: int = 4) -> dict:
+    start = time.perf_counter()
+    results = asyncio.run(agent_turn(base_url, n))
+    return {"calls": len(results), "wall_s": time.perf_counter() - start}
+
+
+if __name__ == "__main__":
+    from agent_core import ensure_backend
+    print(main(ensure_backend().url))

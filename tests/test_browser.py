@@ -1,0 +1,129 @@
+"""The app in a real browser: Debian's chromium driven by Playwright against `streamlit run`.
+
+Not skipped when something is missing: scripts/test.sh installs chromium, and CI must run these.
+Screenshots land in test-artifacts/ (ignored by git) for review.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from .streamlit_server import CHROMIUM, CHROMIUM_ARGS, ROOT, streamlit_server
+
+pytestmark = pytest.mark.browser
+ARTIFACTS = os.path.join(ROOT, "test-artifacts")
+DEEP_LINKS = {"/": "Playground", "/Compare": "Compare modes", "/Guide": "Guide"}
+
+
+@pytest.fixture(scope="module")
+def browser():
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def server():
+    with streamlit_server(os.path.join(ARTIFACTS, "streamlit-shared.log")) as url:
+        yield url
+
+
+def new_page(browser, height: int = 2400) -> Page:
+    page = browser.new_page(viewport={"width": 1400, "height": height})
+    page.set_default_timeout(60_000)
+    return page
+
+
+def no_exception(page: Page) -> None:
+    assert page.get_by_test_id("stException").count() == 0, page.get_by_test_id("stException").first.inner_text()
+
+
+def run_button(page: Page):
+    return page.get_by_role("button", name=re.compile(r"^Run")).first
+
+
+@pytest.mark.parametrize("path", list(DEEP_LINKS))
+def test_each_page_opened_first_by_its_url_on_a_fresh_server(browser, path):
+    name = path.strip("/") or "Playground"
+    log = os.path.join(ARTIFACTS, f"streamlit-{name}.log")
+    with streamlit_server(log) as url:
+        page = new_page(browser)
+        page.goto(url + path)
+        expect(page.get_by_role("heading", level=1)).to_contain_text(DEEP_LINKS[path])
+        expect(page.get_by_test_id("stSidebar")).to_contain_text("Compare modes")
+        page.wait_for_timeout(500)      # let anything late render before looking for exceptions
+        no_exception(page)
+        page.screenshot(path=os.path.join(ARTIFACTS, f"deep-link-{name}.png"))
+        page.close()
+
+
+def read_download(page: Page, label: str) -> dict:
+    with page.expect_download() as download:
+        page.get_by_role("button", name=label).click()
+    with open(download.value.path(), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def test_playground_run_draws_charts_and_metrics_that_agree_with_the_download(browser, server):
+    page = new_page(browser, height=3000)
+    page.goto(server + "/")
+    expect(page.get_by_test_id("stPlotlyChart").first).to_be_visible()     # the placeholder: plotly is loaded
+    started = time.perf_counter()
+    run_button(page).click()
+    expect(page.get_by_test_id("stMetric")).to_have_count(6)
+    expect(page.get_by_text("Timeline · hybrid")).to_be_visible()
+    click_to_chart = time.perf_counter() - started
+    no_exception(page)
+    report = read_download(page, "Download this run (JSON)")
+    shown = {m.get_by_test_id("stMetricLabel").inner_text().strip(): m.get_by_test_id("stMetricValue").inner_text()
+             for m in page.get_by_test_id("stMetric").all()}
+    assert shown["Wall-clock"] == f"{report['wall_s']:.3f} s"
+    assert shown["Σ task time"] == f"{report['sum_task_s']:.3f} s"
+    assert shown["Σ CPU time"] == f"{report['sum_cpu_s']:.3f} s"
+    assert shown["Critical path"] == f"{report['critical_path_s']:.3f} s"
+    assert shown["Max loop lag"] == f"{report['loop_lag_max_ms']:.1f} ms"
+    assert report["mode"] == "hybrid" and all(t["status"] == "ok" for t in report["tasks"])
+    with open(os.path.join(ARTIFACTS, "click-to-chart.json"), "w") as f:
+        json.dump({"click_to_chart_s": click_to_chart, "wall_s": report["wall_s"],
+                   "beyond_wall_s": click_to_chart - report["wall_s"]}, f)
+    page.screenshot(path=os.path.join(ARTIFACTS, "playground.png"), full_page=True)
+    page.close()
+
+
+def test_compare_renders_all_six_modes(browser, server):
+    page = new_page(browser, height=3600)
+    page.goto(server + "/Compare?preset=sdk_trap")
+    run_button(page).click()
+    expect(page.get_by_text("Timelines")).to_be_visible(timeout=120_000)
+    for mode in ("sequential", "asyncio", "threads", "process-pool", "subprocess", "hybrid"):
+        expect(page.get_by_text(re.compile(rf"^{mode} · \d+\.\d\d s$"))).to_be_visible()
+    no_exception(page)
+    runs = read_download(page, "Download the comparison (JSON)")["runs"]
+    assert [r["mode"] for r in runs] == ["sequential", "asyncio", "threads", "process-pool", "subprocess", "hybrid"]
+    page.screenshot(path=os.path.join(ARTIFACTS, "compare.png"), full_page=True)
+    page.close()
+
+
+def test_a_second_session_waits_for_the_first_and_says_so(browser, server):
+    first, second = new_page(browser), new_page(browser)
+    for page in (first, second):
+        page.goto(server + "/?preset=fan_out&mode=sequential")
+        expect(run_button(page)).to_be_enabled()
+    run_button(first).click()
+    expect(first.get_by_text(re.compile(r"\d+/48 calls ·"))).to_be_visible()   # the first run is under way
+    run_button(second).click()
+    expect(second.get_by_text("Another session is measuring right now")).to_be_visible()
+    for page in (first, second):
+        expect(page.get_by_test_id("stMetric")).to_have_count(6, timeout=120_000)
+        no_exception(page)
+    a, b = (read_download(p, "Download this run (JSON)") for p in (first, second))
+    assert a["started_at"] + a["wall_s"] <= b["started_at"], "the two measurements never overlapped"
+    first.close()
+    second.close()

@@ -1,0 +1,139 @@
+"""Every page under AppTest: it runs without exception, and what it draws is what was measured."""
+from __future__ import annotations
+
+import json
+import os
+import threading
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import agent_core
+from ui import measure as measuring
+
+from .conftest import ROOT
+
+APP = os.path.join(ROOT, "app.py")
+PAGES = ["app.py", "pages/1_Compare.py", "pages/2_Guide.py"]
+
+
+def open_page(page: str, timeout: float = 120) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=timeout).run()
+    if page != "app.py":
+        at.switch_page(page).run()
+    return at
+
+
+def small_workload(at: AppTest, prefix: str, **counts: int) -> None:
+    for key in [k for k in at.session_state if k.startswith(f"{prefix}.count.")]:
+        at.session_state[key] = 0
+    for tool, n in counts.items():
+        at.session_state[f"{prefix}.count.{tool}"] = n
+    at.session_state[f"{prefix}.latency"] = 100
+    at.session_state[f"{prefix}.work"] = 20_000
+
+
+def figures(at: AppTest) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_runs_without_exception(page):
+    at = open_page(page)
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title and at.title[0].value
+
+
+def test_playground_run_shows_metrics_and_a_timeline_whose_bars_are_the_records():
+    at = open_page("app.py")
+    small_workload(at, "play", web_search=3, memory_write=1, analysis=1)
+    at.selectbox(key="play.mode").set_value("hybrid")
+    at.button(key="play.run").click().run()
+    assert not at.exception and not at.error
+    report = at.session_state["play.report"]
+    assert [m.label for m in at.metric] == ["Wall-clock", "Σ task time", "Σ CPU time", "Critical path", "Speedup",
+                                           "Max loop lag"]
+    assert at.metric[0].value == f"{report.wall_s:.3f} s"
+    timeline = next(f for f in figures(at) if f["layout"]["title"]["text"].startswith("Timeline"))
+    drawn = sorted((cid, base, width) for tr in timeline["data"]
+                   for cid, base, width in zip(tr["customdata"], tr["base"], tr["x"], strict=True))
+    expected = sorted((t.id, 1000 * t.start_s, max(1000 * t.duration_s, 0.5)) for t in report.tasks)
+    assert [d[0] for d in drawn] == [e[0] for e in expected]
+    assert all(abs(d[1] - e[1]) < 1e-6 and abs(d[2] - e[2]) < 1e-6 for d, e in zip(drawn, expected, strict=True))
+    assert at.button(key="play.run").disabled is False, "Run is enabled again once the run is done"
+
+
+def test_a_workload_over_the_engine_bound_is_an_error_on_the_page_not_a_traceback():
+    at = open_page("app.py")
+    small_workload(at, "play", web_search=200, llm_call=200, vector_lookup=200)
+    at.button(key="play.run").click().run()
+    assert not at.exception
+    assert "allowed at most 500 in one run" in at.error[0].value
+
+
+def test_an_empty_workload_says_what_to_do():
+    at = open_page("app.py")
+    small_workload(at, "play")
+    at.button(key="play.run").click().run()
+    assert not at.exception and "the workload is empty" in at.error[0].value
+
+
+def test_a_preset_in_the_url_preselects_workload_and_mode():
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["preset"] = "sdk_trap"
+    at.run()
+    assert at.session_state["play.count.legacy_sdk"] == 3 and at.session_state["play.mode"] == "asyncio"
+
+
+def test_the_code_shown_for_a_mode_is_the_snippet_file():
+    at = open_page("app.py")
+    at.selectbox(key="play.mode").set_value("threads").run()
+    with open(os.path.join(ROOT, "snippets", "threads.py"), encoding="utf-8") as f:
+        assert at.code[0].value.strip() == f.read().strip()
+
+
+def test_compare_runs_all_six_modes_and_ranks_them():
+    at = open_page("pages/1_Compare.py", timeout=240)
+    small_workload(at, "compare", web_search=3, analysis=1)
+    at.button(key="compare.run").click().run()
+    assert not at.exception and not at.error
+    reports = at.session_state["compare.reports"]
+    assert [r.mode for r in reports] == ["sequential", "asyncio", "threads", "process-pool", "subprocess", "hybrid"]
+    assert all(r.true_speedup is not None for r in reports)
+    titles = [f["layout"]["title"]["text"] for f in figures(at)]
+    assert titles[:2] == ["Wall-clock vs summed task time, per mode", "True speedup against the sequential run"]
+    assert sum(t.endswith(" s") for t in titles) == 6, "one small timeline per mode"
+    bars = figures(at)[0]["data"][0]
+    assert bars["x"] == [r.mode for r in reports] and bars["y"] == [r.wall_s for r in reports]
+
+
+def test_the_guide_is_generated_from_the_catalog_and_links_every_preset():
+    at = open_page("pages/2_Guide.py")
+    from agent_core.catalog import KINDS
+    from agent_core.presets import PRESETS
+    assert [s.value.split(":")[0] for s in at.subheader][:len(KINDS)] == list(KINDS)
+    links = {p.proto.query_string for p in at.get("page_link") if "preset=" in p.proto.query_string}
+    assert links == {f"preset={p.key}&mode={p.mode}" for p in PRESETS.values()}
+
+
+def test_one_measurement_at_a_time_per_app_process():
+    active, peak, lock = 0, 0, threading.Lock()
+
+    def job(emit):
+        nonlocal active, peak
+        with lock:
+            active += 1
+            peak = max(peak, active)
+        report = agent_core.run("web_search:2", "threads", params={"web_search": {"latency_ms": 100}}, on_record=emit)
+        with lock:
+            active -= 1
+        return "done" if report.ok else "failed"
+
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(measuring.measure("x", 1, job))) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == ["done"] * 3 and peak == 1
+    assert not measuring.busy()

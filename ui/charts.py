@@ -1,0 +1,154 @@
+"""Plotly figure builders: records in, ``go.Figure`` out. Pure functions (no Streamlit), unit-tested.
+
+Gantt charts use ``go.Bar(orientation="h", base=start_ms, x=duration_ms)`` on a numeric millisecond
+axis (``px.timeline`` forces a date axis and would zero numeric durations).
+"""
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+from agent_core.catalog import CATALOG
+from agent_core.records import RunReport, TaskRecord
+
+PALETTE = ("#4C78A8", "#F58518", "#54A24B", "#B279A2", "#E45756", "#72B7B2", "#EECA3B")
+TOOL_COLORS = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(CATALOG)}
+MODE_COLORS = {"sequential": "#9D9D9D", "asyncio": "#4C78A8", "threads": "#F58518", "process-pool": "#54A24B",
+               "subprocess": "#B279A2", "hybrid": "#E45756"}
+FAILED = "#D62728"
+FONT = {"family": "Inter, -apple-system, Segoe UI, sans-serif", "size": 13}
+
+
+def _layout(fig: go.Figure, title: str, height: int) -> go.Figure:
+    fig.update_layout(title={"text": title, "x": 0, "font": {"size": 15}}, height=height, font=FONT,
+                      margin={"l": 10, "r": 10, "t": 56, "b": 40},
+                      legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 1, "xanchor": "right"},
+                      plot_bgcolor="white", bargap=0.25)
+    fig.update_xaxes(gridcolor="#EEEEEE", zeroline=False)
+    fig.update_yaxes(gridcolor="#EEEEEE")
+    return fig
+
+
+def _fmt_s(x: float) -> str:
+    return f"{x:.3f} s" if x < 10 else f"{x:.1f} s"
+
+
+def wall_vs_sum(r: RunReport) -> go.Figure:
+    """The design card's chart: wall-clock against summed task time, CPU time beside it, the floor marked."""
+    rows = [("Σ task time", r.sum_task_s, "#9ECAE9", "each call's own wall time, added up"),
+            ("Σ CPU time", r.sum_cpu_s, "#F2B880", "CPU the calls really used (threads, loop, children)"),
+            ("wall-clock", r.wall_s, "#4C78A8", "what the user waited for")]
+    if r.baseline_wall_s is not None and r.mode != "sequential":
+        rows.insert(0, ("sequential run", r.baseline_wall_s, "#BBBBBB", "the same calls one after another"))
+    fig = go.Figure(go.Bar(
+        y=[name for name, *_ in rows], x=[v for _, v, *_ in rows], orientation="h",
+        marker_color=[c for *_, c, _ in rows], text=[_fmt_s(v) for _, v, *_ in rows], textposition="auto",
+        customdata=[why for *_, why in rows], hovertemplate="%{y}: %{x:.3f} s<br>%{customdata}<extra></extra>",
+        showlegend=False))
+    fig.add_vline(x=r.critical_path_s, line_dash="dash", line_color="#333333")
+    fig.add_annotation(x=r.critical_path_s, y=1.0, yref="paper", yanchor="bottom", showarrow=False,
+                       text=f"critical path (the floor) {_fmt_s(r.critical_path_s)}", font={"size": 12})
+    fig.update_xaxes(title_text="seconds", rangemode="tozero")
+    fig.update_yaxes(autorange="reversed")
+    return _layout(fig, f"Where the time went · apparent ×{r.speedup:.1f}"
+                   + (f" · true ×{r.true_speedup:.1f}" if r.true_speedup is not None else ""), 300)
+
+
+def placeholder(title: str, message: str, height: int = 300) -> go.Figure:
+    """An empty chart frame with a note: where results will appear (it shows no figures). It holds empty
+    traces of the kinds the results use, so the browser has them ready before the first run."""
+    fig = go.Figure([go.Bar(x=[], y=[], orientation="h", base=[]), go.Scatter(x=[], y=[], fill="tozeroy")])
+    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
+                       font={"size": 15, "color": "#888888"})
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return _layout(fig, title, height)
+
+
+def _hover(t: TaskRecord) -> str:
+    details = "".join(f"<br>{k}: {v}" for k, v in list(t.detail.items())[:6])
+    error = f"<br><b>{t.error}</b>" if t.error else ""
+    return (f"<b>{t.id}</b> ({t.kind}) on {t.worker}<br>status: {t.status}<br>start {1000 * t.start_s:.1f} ms · "
+            f"took {1000 * t.duration_s:.1f} ms · CPU {1000 * t.cpu_s:.1f} ms{details}{error}")
+
+
+def lane_rows(r: RunReport) -> dict[str, str]:
+    """Call id -> timeline row: its worker's lane, split into rows where calls overlap on that lane
+    (many awaited calls share the event loop at once), packed greedily so each lane uses as few rows as
+    its peak concurrency."""
+    rows: dict[str, str] = {}
+    free_at: dict[str, list[float]] = {}           # lane -> when each of its rows is free again
+    for t in sorted(r.tasks, key=lambda t: (t.start_s, t.end_s)):
+        ends = free_at.setdefault(t.worker, [])
+        slot = next((i for i, end in enumerate(ends) if end <= t.start_s), len(ends))
+        if slot == len(ends):
+            ends.append(t.end_s)
+        else:
+            ends[slot] = t.end_s
+        rows[t.id] = t.worker if slot == 0 else f"{t.worker} ·{slot + 1}"
+    return rows
+
+
+def timeline(r: RunReport, title: str | None = None, height: int | None = None) -> go.Figure:
+    """One lane per worker (event loop, thread, pid), one bar per call, coloured by tool; failures outlined."""
+    rows = lane_rows(r)
+    order = list(dict.fromkeys(rows[t.id] for t in sorted(r.tasks, key=lambda t: (r.lanes().index(t.worker),
+                                                                                   rows[t.id]))))
+    fig = go.Figure()
+    for tool in dict.fromkeys(t.tool for t in r.tasks):
+        ts = [t for t in r.tasks if t.tool == tool]
+        failed = [t.status != "ok" for t in ts]
+        fig.add_trace(go.Bar(
+            name=tool, orientation="h", y=[rows[t.id] for t in ts], base=[1000 * t.start_s for t in ts],
+            x=[max(1000 * t.duration_s, 0.5) for t in ts], marker_color=TOOL_COLORS.get(tool, "#888888"),
+            marker_line_color=[FAILED if f else "rgba(0,0,0,0.25)" for f in failed],
+            marker_line_width=[3 if f else 0.5 for f in failed],
+            marker_pattern_shape=["x" if f else "" for f in failed],
+            customdata=[t.id for t in ts], hovertext=[_hover(t) for t in ts], hoverinfo="text"))
+    fig.update_layout(barmode="overlay")
+    fig.update_yaxes(categoryorder="array", categoryarray=list(reversed(order)), title_text=None)
+    fig.update_xaxes(title_text="milliseconds since the run started", range=[0, 1000 * r.wall_s * 1.02])
+    lanes = len(r.lanes())
+    return _layout(fig, title or f"Timeline · {r.mode} · {lanes} lane{'s' * (lanes != 1)}",
+                   height or min(900, 140 + 22 * len(order)))
+
+
+def loop_lag(r: RunReport, title: str | None = None, height: int = 260) -> go.Figure | None:
+    """The heartbeat: how late the event loop woke, over the run. None for modes without a loop here."""
+    if r.loop_lag is None:
+        return None
+    fig = go.Figure(go.Scatter(x=[1000 * t for t, _ in r.loop_lag], y=[lag for _, lag in r.loop_lag], mode="lines",
+                               line={"color": "#E45756", "width": 1.5}, fill="tozeroy", name="loop lag",
+                               hovertemplate="%{x:.0f} ms: %{y:.1f} ms late<extra></extra>"))
+    fig.update_xaxes(title_text="milliseconds since the run started", range=[0, 1000 * r.wall_s * 1.02])
+    fig.update_yaxes(title_text="lag (ms)", rangemode="tozero")
+    return _layout(fig, title or f"Event-loop heartbeat · max lag {r.loop_lag_max_ms:.1f} ms", height)
+
+
+def compare_bars(reports: list[RunReport]) -> go.Figure:
+    """Grouped bars per mode: wall-clock against Σ task time, with Σ CPU time."""
+    modes = [r.mode for r in reports]
+    fig = go.Figure([
+        go.Bar(name="wall-clock", x=modes, y=[r.wall_s for r in reports], marker_color="#4C78A8",
+               text=[_fmt_s(r.wall_s) for r in reports], textposition="outside"),
+        go.Bar(name="Σ task time", x=modes, y=[r.sum_task_s for r in reports], marker_color="#9ECAE9"),
+        go.Bar(name="Σ CPU time", x=modes, y=[r.sum_cpu_s for r in reports], marker_color="#F2B880"),
+    ])
+    fig.update_layout(barmode="group")
+    fig.update_yaxes(title_text="seconds", rangemode="tozero")
+    return _layout(fig, "Wall-clock vs summed task time, per mode", 380)
+
+
+def speedup_bars(reports: list[RunReport]) -> go.Figure:
+    """True speedup against the sequential run, with the apparent one as a marker."""
+    modes = [r.mode for r in reports]
+    true = [r.true_speedup or 0.0 for r in reports]
+    fig = go.Figure([
+        go.Bar(name="true speedup (sequential wall / wall)", x=modes, y=true,
+               marker_color=[MODE_COLORS.get(m, "#888888") for m in modes],
+               text=[f"×{v:.2f}" for v in true], textposition="outside"),
+        go.Scatter(name="apparent speedup (Σ task / wall)", x=modes, y=[r.speedup for r in reports],
+                   mode="markers", marker={"symbol": "diamond", "size": 11, "color": "#333333"}),
+    ])
+    fig.add_hline(y=1.0, line_dash="dot", line_color="#999999")
+    fig.update_yaxes(title_text="× faster than sequential", rangemode="tozero")
+    return _layout(fig, "True speedup against the sequential run", 340)
