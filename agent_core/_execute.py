@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 
 from .errors import ToolTimeout
+from .faults import inject
 
 STATUSES = ("ok", "error", "timeout", "crashed", "cancelled")
 
@@ -55,6 +56,7 @@ def run_tool(impl, params: dict, ctx) -> Outcome:
     """Run a tool's blocking implementation in this thread; CPU is this thread's CPU time."""
     t = time.thread_time()
     try:
+        inject(ctx.fault, ctx.fault_s, network=impl.__module__.endswith("http_tools"))
         detail = impl(params, ctx)
     except Exception as exc:
         status, message = classify(exc)
@@ -70,7 +72,7 @@ class _Metered:
     """
 
     def __init__(self, coro) -> None:
-        self.coro = coro.__await__()
+        self.coro = coro.__await__() if coro is not None else None
         self.cpu_s = 0.0
 
     def __await__(self):
@@ -98,10 +100,15 @@ async def run_tool_async(impl, params: dict, ctx) -> Outcome:
 
     On cancel, ``CancelledError`` (a BaseException) propagates to the caller, which records it.
     """
-    meter = _Metered(impl(params, ctx))
+    t = time.thread_time()
+    meter = _Metered(None)
     try:
+        # on the loop's thread: a spin freezes the loop; a network hang is the server's stall
+        inject(ctx.fault, ctx.fault_s, network=impl.__module__.endswith("http_tools"))
+        meter = _Metered(impl(params, ctx))
+        meter.cpu_s = time.thread_time() - t
         detail = await meter
     except Exception as exc:
         status, message = classify(exc)
-        return Outcome(status, error=message, cpu_s=meter.cpu_s)
+        return Outcome(status, error=message, cpu_s=meter.cpu_s or time.thread_time() - t)
     return Outcome("ok", detail, cpu_s=meter.cpu_s)

@@ -1,8 +1,10 @@
 """The warm process pool: created once per Python process, reused by every run, replaced when broken.
 
 ``forkserver`` (never ``fork``: forking a threaded server such as Streamlit risks deadlocks), with the
-tool modules preloaded in the fork server, so a new worker starts with them imported. Workers build
-their HTTP client in the initializer. Nothing here is timed: runs get the pool already warm.
+tool modules preloaded in the fork server, so a new worker starts with them imported. Workers set
+their own limits and build their HTTP client in the initializer (:func:`agent_core.calls.init_worker`).
+Nothing here is timed: runs get the pool already warm. A pool that broke (a worker died) or may
+still be running abandoned work is killed and replaced.
 """
 from __future__ import annotations
 
@@ -10,9 +12,10 @@ import atexit
 import multiprocessing
 import os
 import threading
-import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+
+from . import calls
 
 PRELOAD = ["agent_core.calls", "agent_core.tools.http_tools", "agent_core.tools.memory", "agent_core.tools.analysis"]
 MAX_PROCESSES = 16
@@ -20,16 +23,6 @@ MAX_PROCESSES = 16
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
 _size = 0
-
-
-def _init_worker() -> None:
-    from agent_core.tools import http_tools
-    http_tools.sync_client()
-
-
-def _hello(hold_s: float) -> int:
-    time.sleep(hold_s)      # keeps this worker busy so the next warm-up task lands on another one
-    return os.getpid()
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -56,8 +49,8 @@ def warm_pool(size: int) -> ProcessPoolExecutor:
             _kill(_pool)
             _pool = None
         if _pool is None:
-            pool = ProcessPoolExecutor(size, mp_context=_context(), initializer=_init_worker)
-            for started in [pool.submit(_hello, 0.05) for _ in range(size)]:
+            pool = ProcessPoolExecutor(size, mp_context=_context(), initializer=calls.init_worker)
+            for started in [pool.submit(calls.hello, 0.05) for _ in range(size)]:
                 started.result()
             _pool, _size = pool, size
         return _pool

@@ -20,11 +20,12 @@ from ._spawn import child_env, kill_group, python_argv
 from .errors import BackendError
 
 START_TIMEOUT_S = 30.0
+BACKEND_URL_ENV = "AGENT_CORE_BACKEND_URL"    # set for a sacrificial host: use its parent's backend
 
 
 @dataclass
 class Backend:
-    proc: subprocess.Popen
+    proc: subprocess.Popen | None      # None: a backend another process started (see BACKEND_URL_ENV)
     port: int
 
     @property
@@ -33,13 +34,15 @@ class Backend:
 
     @property
     def pid(self) -> int:
-        return self.proc.pid
+        return self.proc.pid if self.proc is not None else 0
 
     def alive(self) -> bool:
-        return self.proc.poll() is None
+        return self.proc is None or self.proc.poll() is None
 
     def stop(self, timeout: float = 3.0) -> None:
         """Close its stdin (it exits at once on EOF); kill its process group if it lingers."""
+        if self.proc is None:
+            return
         if self.proc.stdin and not self.proc.stdin.closed:
             try:
                 self.proc.stdin.close()
@@ -89,7 +92,8 @@ def ensure_backend() -> Backend:
     global _backend
     with _lock:
         if _backend is None or not _backend.alive():
-            _backend = _start()
+            shared = os.environ.get(BACKEND_URL_ENV, "")
+            _backend = Backend(None, int(shared.rsplit(":", 1)[1])) if shared else _start()
         return _backend
 
 

@@ -1,61 +1,80 @@
-"""Where one call's work happens: this thread, this loop, a child process, or a process-pool worker.
+"""Where one call's work happens: this thread, this loop, or a process-pool worker.
 
-Light on purpose: process-pool workers import this module (it is the forkserver's preload), so it
-pulls in nothing beyond the catalog until a tool needs it. An ``isolated`` tool always runs in a child
-of its own, whatever the mode: isolation is what the tool is for.
+Light on purpose: process-pool workers import this module (it is the fork server's preload). A call
+runs wherever its mode puts it; an ``isolated`` tool gets a child process of its own only in the modes
+that give it one (``subprocess``, ``hybrid``: see :mod:`agent_core.childproc`). Elsewhere it runs
+unprotected, and a crash there takes its host down: that is what the modes are here to show.
 """
 from __future__ import annotations
 
-import importlib
 import os
+import resource
+import signal
 import time
 
 from ._execute import Outcome, run_tool, run_tool_async
 from .catalog import CATALOG
+from .errors import ToolTimeout
 from .tools import ToolContext
+
+POOL_WORKER_MEM_MB = 1024       # each pool worker limits its own address space (a memory fault meets it)
 
 
 def call_blocking(tool: str, params: dict, ctx: ToolContext) -> Outcome:
-    """Run the call and block this thread until it is done."""
-    spec = CATALOG[tool]
-    if spec.kind == "isolated":
-        from .childproc import run_in_child
-        return run_in_child(tool, params, ctx)
-    return run_tool(spec.impl("sync"), params, ctx)
+    """Run the call's blocking implementation and block this thread until it is done."""
+    return run_tool(CATALOG[tool].impl("sync"), params, ctx)
 
 
-async def call_async(tool: str, params: dict, ctx: ToolContext) -> Outcome:
+async def call_async(tool: str, params: dict, ctx: ToolContext, async_twins: bool = False) -> Outcome:
     """Run the call from the event loop, the way plain asyncio code would.
 
-    ``io`` tools are awaited; an ``isolated`` tool's child is awaited without blocking; any other tool
-    has only a blocking implementation, so it runs right here and freezes the loop while it does.
+    ``io`` tools are awaited (and, with ``async_twins``, a blocking tool's async twin, such as
+    ``aiosqlite`` for ``memory_write``). Any other call has only a blocking implementation, so it runs
+    right here, on the loop's thread, and freezes the loop while it does.
     """
     spec = CATALOG[tool]
-    if spec.kind == "isolated":
-        from .childproc import arun_in_child
-        return await arun_in_child(tool, params, ctx)
-    if spec.kind == "io" and spec.aio:
+    if spec.aio and (spec.kind == "io" or async_twins):
         return await run_tool_async(spec.impl("aio"), params, ctx)
-    return run_tool(spec.impl("sync"), params, ctx)   # noqa: ASYNC - blocking on purpose: the trap, made visible
+    return run_tool(spec.impl("sync"), params, ctx)   # blocking the loop on purpose: the trap, made visible
+
+
+# -- process-pool workers ------------------------------------------------------------------------------------
+
+def _alarm(signum, frame) -> None:
+    raise ToolTimeout("no answer in time: the pool worker's alarm interrupted the call")
+
+
+def init_worker() -> None:
+    """A pool worker sets its own limits (never ``preexec_fn``), arms its timeout handler, builds its client."""
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    limit = POOL_WORKER_MEM_MB << 20
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit if hard == resource.RLIM_INFINITY else min(limit, hard)))
+    signal.signal(signal.SIGALRM, _alarm)
+    from .tools import http_tools
+    http_tools.sync_client()
 
 
 def pool_task(tool: str, params: dict, ctx: ToolContext) -> Outcome:
     """Runs in a process-pool worker: the call, timed where it runs, labelled with the worker's pid.
 
-    ``time.perf_counter`` is CLOCK_MONOTONIC, one clock for every process on the machine, so the runner
-    can place these stamps on its own timeline.
+    The worker enforces the call's timeout itself with SIGALRM (a worker runs its task in its main
+    thread, where signals arrive), so a stuck call frees its worker. ``time.perf_counter`` is
+    CLOCK_MONOTONIC, one clock for every process on the machine, so the runner can place these stamps
+    on its own timeline.
     """
     t = time.perf_counter()
-    outcome = call_blocking(tool, params, ctx)
+    signal.setitimer(signal.ITIMER_REAL, ctx.timeout_s)
+    try:
+        outcome = call_blocking(tool, params, ctx)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
     outcome.started_at, outcome.elapsed_s = t, time.perf_counter() - t
-    outcome.worker = outcome.worker or f"pid {os.getpid()}"
+    outcome.worker = f"pid {os.getpid()}"
     return outcome
 
 
-def warm(modules: tuple[str, ...]) -> int:
-    """A pool worker's warm-up: import the tool modules the run will need, and say who we are."""
-    for name in modules:
-        importlib.import_module(name)
-        if name.endswith("http_tools"):
-            importlib.import_module(name).sync_client()
+def hello(hold_s: float) -> int:
+    """Warm-up task: keeps its worker busy a moment so the next warm-up task lands on another worker."""
+    time.sleep(hold_s)
     return os.getpid()

@@ -49,8 +49,8 @@ class Child:
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
                                      env=child_env())
         self.pid = self.proc.pid
-        self._stdout_fd = self.proc.stdout.fileno()
-        self._buffers = {self._stdout_fd: bytearray(), self.proc.stderr.fileno(): bytearray()}
+        self._stdout_fd, self._stderr_fd = self.proc.stdout.fileno(), self.proc.stderr.fileno()
+        self._buffers = {self._stdout_fd: bytearray(), self._stderr_fd: bytearray()}
         self._open = set(self._buffers)
         for fd in self._open:
             os.set_blocking(fd, False)
@@ -155,7 +155,7 @@ class Child:
             return Outcome(reply["status"], reply["detail"], reply["error"], **common)
         except (EOFError, ValueError, KeyError, TypeError):
             pass                            # no complete reply: it died before answering
-        stderr = [ln for ln in bytes(self._buffers[self.proc.stderr.fileno()]).decode(errors="replace").splitlines()
+        stderr = [ln for ln in bytes(self._buffers[self._stderr_fd]).decode(errors="replace").splitlines()
                   if ln.strip()]
         if code < 0:
             name = signal.Signals(-code).name

@@ -11,9 +11,10 @@ import sys
 from . import runner
 from .catalog import CATALOG, KINDS
 from .errors import AgentCoreError, BadInput
+from .faults import FAULT_KINDS
 from .modes import MODES, get_mode
 from .records import RunReport
-from .workload import MAX_CALLS, MAX_PER_TOOL, TIMEOUT_RANGE, Workload, parse_param_assignments
+from .workload import MAX_CALLS, MAX_PER_TOOL, ON_ERROR, TIMEOUT_RANGE, Workload, parse_faults, parse_param_assignments
 
 
 class _Parser(argparse.ArgumentParser):
@@ -39,6 +40,13 @@ def _parser() -> argparse.ArgumentParser:
         q.add_argument("--seed", type=int, default=0, help="seed for latency jitter and generated text")
         q.add_argument("--param", action="append", metavar="TOOL.NAME=VALUE",
                        help="override a tool parameter, e.g. llm_call.tokens=64 (repeatable; see `tools`)")
+        q.add_argument("--fault", action="append", metavar="TOOL:KIND[:SECONDS]",
+                       help=f"inject a fault into the tool's first call; kinds: {', '.join(FAULT_KINDS)} "
+                            "(hang and spin last SECONDS, default 60; repeatable)")
+        q.add_argument("--on-error", choices=ON_ERROR, default="keep-going",
+                       help="keep-going (gather with return_exceptions) or cancel-siblings (TaskGroup)")
+        q.add_argument("--async-twins", action="store_true",
+                       help="asyncio mode: await a blocking tool's async twin where it has one (aiosqlite)")
 
     run = sub.add_parser("run", help="run a workload in one mode")
     run.add_argument("--mode", required=True, choices=MODES, metavar="MODE", help="one of " + " ".join(MODES))
@@ -96,6 +104,23 @@ def _failures(rep: RunReport) -> str:
         f"\n  … and {len(bad) - 20} more" if len(bad) > 20 else "")
 
 
+def _boundaries(rep: RunReport) -> list[str]:
+    """What the failure boundary did: the host that died, threads left running, a pool replaced."""
+    out = []
+    if rep.host and not rep.host["survived"]:
+        out.append(f"\nthe run's process died ({rep.host['exit']}) {rep.wall_s:.3f} s in: all {len(rep.tasks)} "
+                   f"calls' results were lost with it ({rep.host['results_lost']} had finished); "
+                   "this command survived")
+    elif rep.host:
+        out.append(f"\nhosted in a sacrificial child (pid {rep.host['pid']}), which survived")
+    if rep.abandoned:
+        out.append(f"still running after the run: {len(rep.abandoned)} abandoned thread(s) "
+                   f"({', '.join(rep.abandoned[:5])})")
+    if rep.pool_replaced:
+        out.append("the process pool broke or had to be killed: it is replaced")
+    return out
+
+
 def _print_run(rep: RunReport) -> None:
     o = rep.options
     print(f"{rep.mode} · {o['spec']} · {len(rep.tasks)} calls · workers {rep.workers or '—'} · "
@@ -106,6 +131,8 @@ def _print_run(rep: RunReport) -> None:
     if not rep.ok:
         print("\nnot ok:")
         print(_failures(rep))
+    for line in _boundaries(rep):
+        print(line)
 
 
 def _print_compare(reports: list[RunReport]) -> None:
@@ -144,8 +171,9 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 _print_tools()
             return 0
-        workload = Workload.parse(args.tools, parse_param_assignments(args.param))
-        common = {"workers": args.workers, "timeout_s": args.timeout_s, "seed": args.seed}
+        workload = Workload.parse(args.tools, parse_param_assignments(args.param), parse_faults(args.fault))
+        common = {"workers": args.workers, "timeout_s": args.timeout_s, "seed": args.seed, "on_error": args.on_error,
+                  "async_twins": args.async_twins}
         if args.command == "run":
             report = runner.run(workload, args.mode, **common)
             print(json.dumps(report.to_dict())) if args.json else _print_run(report)

@@ -143,3 +143,55 @@ def explain_compare(reports: list[RunReport]) -> list[str]:
     out = [f"{head}: {why}."]
     out += [f"{r.mode} ({_s(r.wall_s)}): {_reason(r)}." for r in ranked[1:]]
     return out
+
+
+# -- failure boundaries ------------------------------------------------------------------------------------
+
+def failure_summary(r: RunReport) -> dict:
+    """What a fault did in this run: to the faulty call, to the others, to the process, and what is left."""
+    faulty = [t for t in r.tasks if t.id in r.faulty_ids]
+    others = [t for t in r.tasks if t.id not in r.faulty_ids]
+    first = faulty[0] if faulty else None
+    if r.host and not r.host["survived"]:
+        process = f"died ({r.host['exit']}), taking every result with it"
+    elif r.host:
+        process = "survived (a sacrificial child hosted it)"
+    else:
+        process = "survived"
+    left = []
+    if r.abandoned:
+        left.append(f"{len(r.abandoned)} abandoned thread{'s' * (len(r.abandoned) > 1)}")
+    if r.pool_replaced:
+        left.append("nothing (the broken pool was killed and replaced)")
+    return {"mode": r.mode, "faulty_call": first.id if first else None,
+            "faulty_status": first.status if first else None, "faulty_error": first.error if first else None,
+            "detected_after_s": round(first.duration_s, 3) if first else None,
+            "others_kept": sum(t.status == "ok" for t in others), "others_lost": sum(t.status != "ok" for t in others),
+            "run_process": process, "caller_survived": True,
+            "left_running": ", ".join(left) if left else "nothing"}
+
+
+def explain_failure(r: RunReport) -> str:
+    """One or two sentences on how this mode's failure boundary behaved, from the run's records."""
+    s = failure_summary(r)
+    if s["faulty_call"] is None:
+        return "No fault was injected."
+    fault = next(f["kind"] for f in r.faults if f["call"] == s["faulty_call"])
+    kept, lost = s["others_kept"], s["others_lost"]
+    if r.host and not r.host["survived"]:
+        return (f"{s['faulty_call']} ({fault}) killed the process running the whole {r.mode} run "
+                f"({r.host['exit']}) after {_s(r.wall_s)}: all {len(r.tasks)} results were lost, "
+                f"{r.host['results_lost']} of them already finished. The caller lived on only because the run "
+                "was hosted in a sacrificial child.")
+    text = (f"{s['faulty_call']} ({fault}) ended {s['faulty_status']} after {_s(s['detected_after_s'])}"
+            + (f" ({s['faulty_error']})" if s["faulty_error"] else "") + f"; {kept} other call"
+            f"{'s' * (kept != 1)} kept {'their' if kept != 1 else 'its'} result")
+    text += f", {lost} lost {'theirs' if lost != 1 else 'its'}." if lost else "."
+    if r.abandoned:
+        text += (f" {len(r.abandoned)} thread{'s' * (len(r.abandoned) > 1)} could not be stopped and "
+                 f"{'were' if len(r.abandoned) > 1 else 'was'} still running when the run ended.")
+    if r.pool_replaced:
+        text += " The process pool broke (BrokenProcessPool) and was replaced."
+    if r.host:
+        text += " The run was hosted in a sacrificial child, which survived."
+    return text

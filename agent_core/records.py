@@ -58,6 +58,10 @@ class RunReport:
     baseline_wall_s: float | None = None                # the sequential run's wall, when one was measured
     setup_s: float = 0.0                                # preparation before the clock started (not in wall)
     started_at: float = 0.0                             # time.time() when the clock started: when it was measured
+    faults: list[dict] = field(default_factory=list)    # injected faults: [{"call", "kind", "seconds"}]
+    abandoned: list[str] = field(default_factory=list)  # calls whose threads were still running at the end
+    pool_replaced: bool = False                         # the process pool broke or was killed, and is replaced
+    host: dict | None = None                            # the sacrificial child that hosted the run, if any
     cores: int = field(default_factory=lambda: os.cpu_count() or 1)
 
     @property
@@ -102,6 +106,15 @@ class RunReport:
         return counts
 
     @property
+    def faulty_ids(self) -> set[str]:
+        return {f["call"] for f in self.faults}
+
+    @property
+    def others_lost(self) -> int:
+        """Calls without a fault of their own that did not finish ok."""
+        return sum(t.status != "ok" for t in self.tasks if t.id not in self.faulty_ids)
+
+    @property
     def ok(self) -> bool:
         return all(t.status == "ok" for t in self.tasks)
 
@@ -118,7 +131,8 @@ class RunReport:
                 "loop_lag_max_ms": r(self.loop_lag_max_ms, 3), "peak_concurrency": self.peak_concurrency,
                 "statuses": self.statuses, "n_calls": len(self.tasks), "workers": self.workers,
                 "cores": self.cores, "baseline_wall_s": r(self.baseline_wall_s), "setup_s": r(self.setup_s),
-                "started_at": self.started_at,
+                "started_at": self.started_at, "faults": self.faults, "abandoned": self.abandoned,
+                "pool_replaced": self.pool_replaced, "host": self.host,
                 "options": self.options, "tasks": [t.to_dict() for t in self.tasks],
                 "loop_lag_samples": self.loop_lag}
 
@@ -129,5 +143,7 @@ class RunReport:
                    workers=data.get("workers"), options=data.get("options") or {},
                    loop_lag=None if lag is None else [tuple(s) for s in lag],
                    baseline_wall_s=data.get("baseline_wall_s"), setup_s=data.get("setup_s") or 0.0,
-                   started_at=data.get("started_at") or 0.0,
+                   started_at=data.get("started_at") or 0.0, faults=data.get("faults") or [],
+                   abandoned=data.get("abandoned") or [], pool_replaced=bool(data.get("pool_replaced")),
+                   host=data.get("host"),
                    cores=data.get("cores") or os.cpu_count() or 1)

@@ -96,3 +96,51 @@ def test_bad_input_exits_2_with_one_line_and_no_traceback(args, fragment):
     assert p.stdout == ""
     assert len(p.stderr.strip().splitlines()) == 1, p.stderr
     assert fragment in p.stderr and "Traceback" not in p.stderr
+
+
+def test_a_crashing_script_in_subprocess_mode_takes_only_itself():
+    p, tag = cli("run", "--mode", "subprocess", "--tools", "web_search:5,sandboxed_script:1",
+                 "--fault", "sandboxed_script:crash", "--json")
+    assert p.returncode == 0, p.stderr
+    status = {t["id"]: t["status"] for t in json.loads(p.stdout)["tasks"]}
+    assert status.pop("sandboxed_script#1") == "crashed"
+    assert set(status.values()) == {"ok"} and len(status) == 5
+    assert no_process_left(tag)
+
+
+def test_the_same_crash_in_threads_mode_loses_the_whole_run_and_the_command_survives():
+    p, tag = cli("run", "--mode", "threads", "--tools", "web_search:5,sandboxed_script:1",
+                 "--fault", "sandboxed_script:crash", "--json")
+    assert p.returncode == 0, p.stderr
+    report = json.loads(p.stdout)
+    assert report["host"]["survived"] is False and "SIGSEGV" in report["host"]["exit"]
+    assert {t["status"] for t in report["tasks"]} == {"crashed"}
+    human, _ = cli("run", "--mode", "threads", "--tools", "web_search:5,sandboxed_script:1",
+                   "--fault", "sandboxed_script:crash")
+    assert "calls' results were lost with it" in human.stdout and "this command survived" in human.stdout
+    assert no_process_left(tag)
+
+
+@pytest.mark.parametrize("mode, says", [("threads", "abandoned"), ("subprocess", "process group killed")])
+def test_a_hanging_legacy_sdk_times_out_and_leaves_no_process(mode, says):
+    p, tag = cli("run", "--mode", mode, "--tools", "legacy_sdk:1,web_search:2", "--fault", "legacy_sdk:hang",
+                 "--timeout-s", "1", "--json")
+    assert p.returncode == 0, p.stderr
+    report = json.loads(p.stdout)
+    hung = report["tasks"][0]
+    assert hung["status"] == "timeout" and says in hung["error"]
+    assert report["wall_s"] < 5, "the command did not wait out the 60 s hang"
+    if mode == "threads":
+        assert report["abandoned"] == ["legacy_sdk#1"]
+    assert no_process_left(tag)
+
+
+@pytest.mark.parametrize("fault, fragment", [
+    ("legacy_sdk:melt", "the kind must be one of raise, hang, crash, memory, spin"),
+    ("legacy_sdk:hang:600", "seconds must be 0.1..60"),
+    ("analysis:crash", "names a tool with no calls in this workload"),
+    ("legacy_sdk", "is not TOOL:KIND[:SECONDS]"),
+])
+def test_bad_faults_are_refused_with_what_is_allowed(fault, fragment):
+    p, _ = cli("run", "--mode", "threads", "--tools", "legacy_sdk:1", "--fault", fault)
+    assert p.returncode == 2 and fragment in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr

@@ -7,6 +7,8 @@ a clock: the runner stamps every call. Each module declares:
 - ``SUMMARY``: one line for users;
 - ``LOOP``: ``schedule`` is a coroutine run on an event loop in this process (its lag is measured);
 - ``MAX_WORKERS``: the bound on ``workers`` for this mode;
+- ``IN_PROCESS_KINDS``: the tool kinds whose calls run in the calling process (a crash there takes
+  the caller down, so the runner hosts such runs in a sacrificial child);
 - ``plan(workload, workers) -> Plan``: what the runner must prepare before the clock starts.
 """
 from __future__ import annotations
@@ -18,6 +20,7 @@ from types import ModuleType
 from ..errors import BadInput
 
 MODES = ("sequential", "asyncio", "threads", "process-pool", "subprocess", "hybrid")
+ALL_KINDS = frozenset({"io", "blocking", "cpu", "isolated"})
 _MODULES = {"sequential": "sequential", "asyncio": "asyncio_loop", "threads": "threads",
             "process-pool": "process_pool", "subprocess": "subprocess_children", "hybrid": "hybrid"}
 

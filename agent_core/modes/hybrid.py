@@ -6,12 +6,12 @@ executor has only min(32, cores + 4) = 6 workers here); ``cpu`` → the warm pro
 """
 from __future__ import annotations
 
-import asyncio
 import os
 
 from . import Plan
 
 SUMMARY = "each kind to its primitive from one loop: io awaited, blocking in threads, cpu in processes"
+IN_PROCESS_KINDS = frozenset({"io", "blocking"})
 LOOP = True
 MAX_WORKERS = 64
 MAX_THREADS = 64
@@ -26,4 +26,4 @@ def plan(workload, workers: int | None) -> Plan:
 
 
 async def schedule(run) -> None:
-    await asyncio.gather(*(getattr(run, ROUTES[call.kind])(call) for call in run.calls))
+    await run.gather(run.calls, lambda call: getattr(run, ROUTES[call.kind])(call))

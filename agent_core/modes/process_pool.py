@@ -6,6 +6,7 @@ import os
 from . import Plan
 
 SUMMARY = "a warm process pool: CPU work runs in parallel on every core; each call is pickled across"
+IN_PROCESS_KINDS = frozenset()
 LOOP = False
 MAX_WORKERS = 16
 
@@ -16,4 +17,4 @@ def plan(workload, workers: int | None) -> Plan:
 
 
 def schedule(run) -> None:
-    run.wait_all([run.submit_to_pool(call) for call in run.calls])
+    run.wait_pool({run.submit_to_pool(call): call for call in run.calls})

@@ -1,9 +1,10 @@
 """sequential: one call after another, in the calling thread. The baseline: wall ≈ Σ task time."""
 from __future__ import annotations
 
-from . import Plan
+from . import ALL_KINDS, Plan
 
 SUMMARY = "one call after another in the calling thread: the baseline (wall ≈ Σ task time)"
+IN_PROCESS_KINDS = ALL_KINDS
 LOOP = False
 MAX_WORKERS = 1
 

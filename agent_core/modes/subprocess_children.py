@@ -6,11 +6,10 @@ children are awaited from an event loop in this process (no thread per child).
 """
 from __future__ import annotations
 
-import asyncio
-
 from . import Plan
 
 SUMMARY = "a fresh child process per call: hard timeouts and crash isolation, an interpreter start each"
+IN_PROCESS_KINDS = frozenset()
 LOOP = True
 MAX_WORKERS = 16
 DEFAULT_WORKERS = 8
@@ -22,4 +21,4 @@ def plan(workload, workers: int | None) -> Plan:
 
 
 async def schedule(run) -> None:
-    await asyncio.gather(*(run.call_in_child(call) for call in run.calls))
+    await run.gather(run.calls, run.call_in_child)

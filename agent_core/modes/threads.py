@@ -1,9 +1,10 @@
 """threads: every call on a pool of threads. Waiting overlaps; pure-Python CPU work does not (the GIL)."""
 from __future__ import annotations
 
-from . import Plan
+from . import ALL_KINDS, Plan
 
 SUMMARY = "a thread pool: I/O and blocking calls overlap, pure-Python CPU work is serialised by the GIL"
+IN_PROCESS_KINDS = ALL_KINDS
 LOOP = False
 MAX_WORKERS = 64
 DEFAULT_WORKERS = 32
@@ -15,4 +16,4 @@ def plan(workload, workers: int | None) -> Plan:
 
 
 def schedule(run) -> None:
-    run.wait_all([run.threads.submit(run.call_here, call) for call in run.calls])
+    run.wait_threads({run.threads.submit(run.call_here, call): call for call in run.calls})

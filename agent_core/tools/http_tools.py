@@ -109,6 +109,8 @@ class AsyncClients:
 def _sim_headers(ctx: ToolContext, **values: float) -> dict[str, str]:
     headers = {"x-sim-seed": ctx.call_seed}
     headers.update({f"x-sim-{k.replace('_', '-')}": f"{v:g}" for k, v in values.items()})
+    if ctx.fault == "hang":                 # the service stops answering: a real stuck request
+        headers["x-sim-stall-s"] = f"{ctx.fault_s:g}"
     return headers
 
 

@@ -1,0 +1,158 @@
+"""A sacrificial host: a run whose crash or memory fault would take the caller down runs in a child.
+
+``sequential``, ``asyncio`` and ``threads`` run calls in the caller's own process, and so do
+``hybrid``'s io and blocking calls. A segfault there kills the interpreter, with every result in it;
+a runaway allocation there would take the app's memory. So such a run is hosted in a child process
+that sets its own limits (no core dumps, an address-space limit, a wall-clock alarm), streams each
+call's start and record to us as it happens, and prints the report at the end. If it dies, we build
+the report from what it streamed: what had finished is lost with the process, and we say so.
+"""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import selectors
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+from ._spawn import child_env, kill_group, python_argv
+from .records import RunReport, TaskRecord
+from .workload import MAX_RUN_S, Options, Workload
+
+HOST_MEM_MB = 1536           # the host's own address-space limit: a memory fault meets it
+_GRACE_S = 60.0              # start-up and reporting time on top of the run's own bound
+
+
+def _death(status: int) -> str:
+    code = os.waitstatus_to_exitcode(status)
+    if code < 0:
+        return f"killed by {signal.Signals(-code).name}"
+    return f"exited with code {code}"
+
+
+def run_hosted(workload: Workload, mode: str, options: Options, on_record=None) -> RunReport:
+    """Run the workload in a sacrificial child; always returns a report, even if the child died."""
+    request = {"counts": workload.counts, "params": workload.params,
+               "faults": {tool: list(f) for tool, f in workload.faults.items()}, "mode": mode,
+               "options": {"workers": options.workers, "timeout_s": options.timeout_s, "seed": options.seed,
+                           "on_error": options.on_error, "async_twins": options.async_twins}}
+    env = child_env()
+    env["MALLOC_ARENA_MAX"] = "2"      # glibc reserves 64 MiB of address space per arena: keep that small
+    if workload.network:
+        from .backend import BACKEND_URL_ENV, ensure_backend
+        env[BACKEND_URL_ENV] = ensure_backend().url       # share ours: no second backend
+    proc = subprocess.Popen(python_argv("agent_core.host:main"), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True, env=env)
+    proc.stdin.write(json.dumps(request).encode())
+    proc.stdin.close()
+    calls = workload.calls()
+    starts: dict[str, tuple[float, str]] = {}
+    records: dict[str, TaskRecord] = {}
+    report: dict | None = None
+    clock_started: float | None = None
+    started_at = time.time()
+    died_at: float | None = None
+    buffer = b""
+    stderr = b""
+    deadline = time.monotonic() + MAX_RUN_S + _GRACE_S
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        sel.register(proc.stderr, selectors.EVENT_READ)
+        open_streams = 2
+        while open_streams and time.monotonic() < deadline:
+            for key, _ in sel.select(max(0.0, deadline - time.monotonic())):
+                chunk = os.read(key.fileobj.fileno(), 65536)
+                if not chunk:
+                    sel.unregister(key.fileobj)
+                    open_streams -= 1
+                    died_at = died_at or time.perf_counter()
+                    continue
+                if key.fileobj is proc.stderr:
+                    stderr = (stderr + chunk)[-4096:]
+                    continue
+                buffer += chunk
+                while b"\n" in buffer:
+                    line, buffer = buffer.split(b"\n", 1)
+                    event = json.loads(line)
+                    if event["event"] == "clock":
+                        clock_started, started_at = time.perf_counter(), event["started_at"]
+                    elif event["event"] == "start":
+                        starts[event["call"]] = (event["t"], event["lane"])
+                    elif event["event"] == "record":
+                        records[event["record"]["id"]] = record = TaskRecord.from_dict(event["record"])
+                        if on_record is not None:
+                            on_record(record)
+                    elif event["event"] == "report":
+                        report = event["report"]
+    kill_group(proc.pid)                    # whatever it left behind goes with it
+    _, status, _ = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc.stdout.close()
+    proc.stderr.close()
+    if report is not None:
+        result = RunReport.from_dict(report)
+        result.host = {"pid": proc.pid, "survived": True, "exit": _death(status), "results_lost": 0}
+        return result
+
+    # The host died: everything it held is gone. Say exactly what.
+    how = _death(status)
+    wall = (died_at or time.perf_counter()) - (clock_started or time.perf_counter())
+    tasks = []
+    for call in calls:
+        if call.id in records:
+            done = records[call.id]
+            tasks.append(TaskRecord(done.id, done.tool, done.kind, done.worker, done.start_s, done.end_s, done.cpu_s,
+                                    "crashed", f"finished {done.status}, but its result was lost with the process "
+                                    f"({how})", {**done.detail, "result_lost": True, "finished_as": done.status}))
+        elif call.id in starts:
+            start, lane = starts[call.id]
+            error = (f"took the whole process down ({how})" if call.fault in ("crash", "memory")
+                     else f"lost mid-call: the process running it died ({how})")
+            tasks.append(TaskRecord(call.id, call.tool, call.kind, lane, start, max(start, wall), 0.0, "crashed",
+                                    error, {"fault": call.fault} if call.fault else {}))
+        else:
+            tasks.append(TaskRecord(call.id, call.tool, call.kind, "not started", wall, wall, 0.0, "crashed",
+                                    f"never started: the process died first ({how})"))
+    last_err = stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
+    return RunReport(mode=mode, wall_s=max(wall, 0.0), tasks=tasks, workers=None,
+                     options={**request["options"], "spec": workload.spec, "params": workload.params},
+                     started_at=started_at,
+                     faults=[{"call": c.id, "kind": c.fault, "seconds": c.fault_s} for c in calls if c.fault],
+                     host={"pid": proc.pid, "survived": False, "exit": how, "results_lost": len(records),
+                           "stderr": last_err[0][:300]})
+
+
+# -- the child side ------------------------------------------------------------------------------------------
+
+def main() -> None:
+    request = json.loads(sys.stdin.buffer.read())
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    limit = HOST_MEM_MB << 20
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    signal.alarm(int(MAX_RUN_S + _GRACE_S))
+    lock = threading.Lock()
+
+    def emit(event: dict) -> None:
+        line = (json.dumps(event, default=str) + "\n").encode()
+        with lock:
+            os.write(1, line)
+
+    from .modes import get_mode
+    from .runner import Run, execute
+
+    workload = Workload.of(request["counts"], request["params"],
+                           {tool: tuple(f) for tool, f in request["faults"].items()})
+    opts = request["options"]
+    strategy = get_mode(request["mode"])
+    options = Options(opts["workers"], opts["timeout_s"], opts["seed"], opts["on_error"], opts["async_twins"]).checked(
+        request["mode"], strategy.MAX_WORKERS)
+    run = Run(workload, request["mode"], options, strategy.plan(workload, options.workers), time.perf_counter,
+              lambda record: emit({"event": "record", "record": record.to_dict()}))
+    run.on_start = lambda call, t: emit({"event": "start", "call": call.id, "t": t, "lane": run._lanes[call.index]})
+    run.on_clock = lambda: emit({"event": "clock", "started_at": run.started_at})
+    report = execute(strategy, run)
+    emit({"event": "report", "report": report.to_dict()})

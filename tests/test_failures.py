@@ -1,0 +1,187 @@
+"""Failure boundaries, mode by mode: what a fault does to the faulty call, to the others, to the process.
+
+Each cell of the mode × fault matrix asserts the outcome that mode's primitive really gives. Faults are
+short (hang and spin last 2 s, timeouts are 0.6 s) so the matrix runs in about a minute.
+"""
+from __future__ import annotations
+
+import gc
+import os
+import threading
+import time
+
+import pytest
+
+import agent_core
+from agent_core.explain import explain_failure, failure_summary
+from agent_core.runner import abandoned_calls
+
+from .conftest import call_children, descendants
+
+FAST = {"web_search": {"latency_ms": 100}, "legacy_sdk": {"latency_ms": 100}, "analysis": {"work": 20_000},
+        "sandboxed_script": {"size": 1000}}
+FAULTY_TOOL = {"raise": "web_search", "hang": "legacy_sdk", "crash": "sandboxed_script", "memory": "analysis",
+               "spin": "analysis"}
+TIMEOUT_S, FAULT_S = 0.6, 2.0
+IN_PROCESS = ("sequential", "asyncio", "threads")
+
+
+def faulty_run(mode: str, fault: str, **kw) -> agent_core.RunReport:
+    tool = FAULTY_TOOL[fault]
+    spec = "web_search:3" if tool == "web_search" else f"web_search:3,{tool}:1"
+    timeout = 10.0 if fault == "memory" else TIMEOUT_S     # touching ~1 GiB takes a while
+    return agent_core.run(spec, mode, params=FAST, faults={tool: (fault, FAULT_S)}, timeout_s=timeout, **kw)
+
+
+def faulty(r):
+    (t,) = [t for t in r.tasks if t.id in r.faulty_ids]
+    return t
+
+
+def others(r):
+    return [t for t in r.tasks if t.id not in r.faulty_ids]
+
+
+# expected (faulty status, how the others end, did a sacrificial host die) per mode × fault
+EXPECTED = {
+    ("sequential", "raise"): ("error", "ok", None), ("asyncio", "raise"): ("error", "ok", None),
+    ("threads", "raise"): ("error", "ok", None), ("process-pool", "raise"): ("error", "ok", None),
+    ("subprocess", "raise"): ("error", "ok", None), ("hybrid", "raise"): ("error", "ok", None),
+    # a hang: found late where nothing can interrupt it; abandoned in threads; cancelled, alarmed or killed elsewhere
+    ("sequential", "hang"): ("timeout", "ok", None),
+    ("asyncio", "hang"): ("timeout", "lost", None),        # the frozen loop made every awaited call overrun
+    ("threads", "hang"): ("timeout", "ok", None), ("process-pool", "hang"): ("timeout", "ok", None),
+    ("subprocess", "hang"): ("timeout", "ok", None), ("hybrid", "hang"): ("timeout", "ok", None),
+    # a segfault: the whole in-process run is lost; a pool breaks; a child dies alone
+    ("sequential", "crash"): ("crashed", "lost", True), ("asyncio", "crash"): ("crashed", "lost", True),
+    ("threads", "crash"): ("crashed", "lost", True), ("process-pool", "crash"): ("crashed", "any", None),
+    ("subprocess", "crash"): ("crashed", "ok", None), ("hybrid", "crash"): ("crashed", "ok", None),
+    # eating memory: every process that can run it has a limit it set itself, so it meets a MemoryError
+    ("sequential", "memory"): ("error", "any", False), ("asyncio", "memory"): ("error", "any", False),
+    ("threads", "memory"): ("error", "any", False), ("process-pool", "memory"): ("error", "ok", None),
+    ("subprocess", "memory"): ("error", "ok", None), ("hybrid", "memory"): ("error", "ok", None),
+    # spinning on the CPU: found late in the caller's thread, and on the loop it starves every other call
+    ("sequential", "spin"): ("timeout", "ok", None), ("asyncio", "spin"): ("timeout", "lost", None),
+    ("threads", "spin"): ("timeout", "ok", None), ("process-pool", "spin"): ("timeout", "ok", None),
+    ("subprocess", "spin"): ("timeout", "ok", None), ("hybrid", "spin"): ("timeout", "ok", None),
+}
+
+
+@pytest.mark.parametrize("mode, fault", list(EXPECTED))
+def test_each_mode_contains_each_fault_as_its_primitive_allows(mode, fault):
+    status, rest, host_died = EXPECTED[(mode, fault)]
+    r = faulty_run(mode, fault)
+    bad = faulty(r)
+    assert bad.status == status, (bad.status, bad.error)
+    if rest == "ok":
+        assert all(t.status == "ok" for t in others(r)), [(t.id, t.status, t.error) for t in others(r)]
+    elif rest == "lost":
+        assert all(t.status != "ok" for t in others(r))
+    if host_died is None:
+        assert r.host is None, "contained without a sacrificial host"
+    else:
+        assert r.host is not None and r.host["survived"] is not host_died
+    if fault == "memory":
+        assert "MemoryError" in bad.error
+    if (mode, fault) in (("threads", "hang"), ("hybrid", "hang"), ("threads", "spin")):
+        assert bad.detail.get("abandoned") and bad.id in r.abandoned, "a thread cannot be killed: it is abandoned"
+        assert bad.duration_s < FAULT_S, "…but the run stops waiting for it at its timeout"
+    if (mode, fault) in (("sequential", "hang"), ("sequential", "spin"), ("asyncio", "spin")):
+        assert bad.duration_s >= FAULT_S * 0.9, "nothing could interrupt it: found when it came back"
+    if fault == "crash" and mode == "process-pool":
+        assert r.pool_replaced and "BrokenProcessPool" in bad.error
+    summary = failure_summary(r)
+    assert summary["caller_survived"] and summary["faulty_call"] == bad.id
+    assert explain_failure(r)
+    assert call_children() == {}, "no call child outlives its run"
+
+
+def test_a_crash_in_an_in_process_mode_loses_the_whole_run_but_not_the_caller():
+    r = faulty_run("threads", "crash")
+    assert r.host["survived"] is False and r.host["exit"] == "killed by SIGSEGV"
+    assert all(t.status == "crashed" for t in r.tasks)
+    assert faulty(r).error.startswith("took the whole process down")
+    assert os.getpid() and threading.current_thread().is_alive()    # we are still here
+
+
+def test_results_finished_before_the_crash_are_reported_as_lost_with_the_process():
+    r = agent_core.run("web_search:3,sandboxed_script:1", "sequential", params=FAST,
+                       faults={"sandboxed_script": ("crash", 1)})
+    finished = [t for t in r.tasks if t.detail.get("result_lost")]
+    assert [t.id for t in finished] == ["web_search#1", "web_search#2", "web_search#3"]
+    assert all(t.detail["finished_as"] == "ok" and t.status == "crashed" for t in finished)
+    assert r.host["results_lost"] == 3
+
+
+def test_the_process_pool_is_replaced_after_a_worker_dies():
+    broken = faulty_run("process-pool", "crash")
+    assert broken.pool_replaced
+    again = agent_core.run("analysis:2", "process-pool", params=FAST)
+    assert again.ok and not again.pool_replaced
+
+
+def test_an_abandoned_thread_is_counted_until_it_ends_by_itself():
+    r = agent_core.run("legacy_sdk:1", "threads", params=FAST, faults={"legacy_sdk": ("hang", 1.5)}, timeout_s=0.3)
+    assert r.abandoned == ["legacy_sdk#1"] and "legacy_sdk#1" in abandoned_calls()
+    deadline = time.monotonic() + 10
+    while "legacy_sdk#1" in abandoned_calls() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "legacy_sdk#1" not in abandoned_calls(), "it came back by itself once the server answered"
+
+
+def test_asyncio_cancels_an_overdue_awaited_call_for_real():
+    r = agent_core.run("web_search:2", "asyncio", params=FAST, faults={"web_search": ("hang", 5)}, timeout_s=0.4)
+    bad = faulty(r)
+    assert bad.status == "timeout" and "asyncio.timeout" in bad.error
+    assert bad.duration_s < 1.0 and r.wall_s < 1.5
+
+
+def test_a_subprocess_is_killed_with_its_whole_group_at_its_timeout():
+    r = faulty_run("subprocess", "hang")
+    assert "process group killed" in faulty(r).error and faulty(r).duration_s < 1.5
+
+
+@pytest.mark.parametrize("mode", ["asyncio", "threads", "subprocess", "hybrid", "sequential"])
+def test_cancel_siblings_cancels_what_has_not_finished(mode):
+    r = agent_core.run("web_search:1,legacy_sdk:4", mode, workers=2 if mode == "threads" else None,
+                       params={"legacy_sdk": {"latency_ms": 400}}, faults={"web_search": ("raise", 1)},
+                       on_error="cancel-siblings")
+    assert faulty(r).status == "error"
+    cancelled = [t for t in others(r) if t.status == "cancelled"]
+    assert cancelled, [(t.id, t.status) for t in r.tasks]
+    assert all("cancel-siblings" in t.error for t in cancelled)
+
+
+def test_keep_going_keeps_every_other_result():
+    r = agent_core.run("web_search:1,legacy_sdk:3", "asyncio", params=FAST, faults={"web_search": ("raise", 1)})
+    assert [t.status for t in others(r)] == ["ok"] * 3
+
+
+def _fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_fifty_faulty_runs_leave_no_process_thread_or_file_descriptor_behind():
+    for mode in agent_core.MODES:               # warm every mode once: pools, clients, imports
+        agent_core.run("web_search:1,analysis:1", mode, params=FAST)
+    gc.collect()
+    threads_before, fds_before = threading.active_count(), _fds()
+    kids_before = set(descendants())
+    cells = [("threads", "hang"), ("subprocess", "crash"), ("process-pool", "raise"), ("asyncio", "raise"),
+             ("hybrid", "hang"), ("subprocess", "hang"), ("threads", "crash"), ("sequential", "raise"),
+             ("process-pool", "spin"), ("hybrid", "crash")]
+    for i in range(50):
+        mode, fault = cells[i % len(cells)]
+        tool = FAULTY_TOOL[fault]
+        spec = "web_search:3" if tool == "web_search" else f"web_search:2,{tool}:1"
+        agent_core.run(spec, mode, params=FAST, faults={tool: (fault, 0.5)}, timeout_s=0.3)
+        assert call_children() == {}
+    deadline = time.monotonic() + 15            # abandoned threads come back once their hang ends
+    while (abandoned_calls() or threading.active_count() > threads_before) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    gc.collect()
+    assert abandoned_calls() == []
+    assert threading.active_count() <= threads_before
+    assert _fds() <= fds_before
+    new = {pid: cmd for pid, cmd in descendants().items() if pid not in kids_before}
+    assert all("forkserver" in cmd or "multiprocessing" in cmd or "agent_core.calls" in cmd for cmd in new.values()), new
