@@ -15,13 +15,15 @@ from __future__ import annotations
 import importlib
 
 __all__ = [
-    "run", "arun", "compare", "warm_up", "MODES", "KINDS", "CATALOG", "ToolSpec", "Param", "get_tool",
+    "run", "arun", "compare", "run_many", "warm_up", "abandoned_calls", "MODES",
+    "KINDS", "CATALOG", "ToolSpec", "Param", "get_tool",
     "Workload", "RunReport", "TaskRecord", "AgentCoreError", "BadInput", "BackendError",
     "ensure_backend", "stop_backend",
 ]
 
 _WHERE = {
-    "run": "runner", "arun": "runner", "compare": "runner", "warm_up": "runner", "MODES": "modes",
+    "run": "runner", "arun": "runner", "compare": "runner", "run_many": "runner", "warm_up": "runner",
+    "abandoned_calls": "runner", "MODES": "modes",
     "KINDS": "catalog", "CATALOG": "catalog", "ToolSpec": "catalog", "Param": "catalog", "get_tool": "catalog",
     "Workload": "workload", "RunReport": "records", "TaskRecord": "records",
     "AgentCoreError": "errors", "BadInput": "errors", "BackendError": "errors",

@@ -578,29 +578,48 @@ async def arun(workload: Workload | str | dict, mode: str = "hybrid", *, workers
     return await asyncio.to_thread(_sync_run, strategy, r)
 
 
-def compare(workload: Workload | str | dict, modes: Iterable[str] = MODES, *, workers: int | None = None,
-            timeout_s: float = 30.0, seed: int = 0, params: dict | None = None, faults: dict | None = None,
-            on_error: str = "keep-going", async_twins: bool = False,
-            on_run: Callable[[RunReport], None] | None = None,
-            on_record: OnRecord | None = None, clock: Clock = time.perf_counter) -> list[RunReport]:
-    """Run the same workload in each mode, one at a time (never two at once: they would distort each
-    other), sequential first as the baseline for every report's ``true_speedup``.
-
-    ``workers`` applies to every mode, lowered to a mode's bound where it is higher.
-    """
-    order = ["sequential"] + [m for m in dict.fromkeys(modes) if m != "sequential"]
-    strategies = {m: get_mode(m) for m in order}
+def run_many(workload: Workload | str | dict, variants: Iterable[dict], *, workers: int | None = None,
+             timeout_s: float = 30.0, seed: int = 0, params: dict | None = None, faults: dict | None = None,
+             on_error: str = "keep-going", on_run: Callable[[RunReport], None] | None = None,
+             on_record: OnRecord | None = None, clock: Clock = time.perf_counter) -> list[RunReport]:
+    """Run the same workload once per variant, one at a time (never two at once: they would distort each
+    other). A variant is ``{"mode": ..., **run options}`` (e.g. ``{"mode": "asyncio", "async_twins": True}``);
+    its options override the common ones. ``workers`` is lowered to each mode's bound where it is higher.
+    Every variant is checked before anything runs."""
     workload = _workload(workload, params, faults)
-    for m, strategy in strategies.items():   # every mode's options are checked before anything runs
-        w = None if workers is None else min(workers, strategy.MAX_WORKERS)
-        Options(w, timeout_s, seed, on_error, async_twins).checked(m, strategy.MAX_WORKERS)
-    reports: list[RunReport] = []
-    for m, strategy in strategies.items():
-        w = None if workers is None else min(workers, strategy.MAX_WORKERS)
-        report = run(workload, m, workers=w, timeout_s=timeout_s, seed=seed, on_error=on_error,
-                     async_twins=async_twins, on_record=on_record, clock=clock)
-        report.baseline_wall_s = reports[0].wall_s if reports else report.wall_s
+    plans = []
+    for variant in variants:
+        options = {"workers": workers, "timeout_s": timeout_s, "seed": seed, "on_error": on_error,
+                   "async_twins": False, **{k: v for k, v in variant.items() if k != "mode"}}
+        strategy = get_mode(variant["mode"])
+        if options["workers"] is not None:
+            options["workers"] = min(options["workers"], strategy.MAX_WORKERS)
+        Options(**options).checked(variant["mode"], strategy.MAX_WORKERS)
+        plans.append((variant["mode"], options))
+    reports = []
+    for mode, options in plans:
+        report = run(workload, mode, on_record=on_record, clock=clock, **options)
         reports.append(report)
         if on_run is not None:
             on_run(report)
+    return reports
+
+
+def compare(workload: Workload | str | dict, modes: Iterable[str] = MODES, *, baseline: bool = True,
+            on_run: Callable[[RunReport], None] | None = None, **options) -> list[RunReport]:
+    """Run the same workload in each mode, one at a time, in the order given (with ``baseline``, sequential
+    first, and every report's ``true_speedup`` against it). Takes :func:`run_many`'s options."""
+    order = list(dict.fromkeys(modes))
+    if baseline:
+        order = ["sequential"] + [m for m in order if m != "sequential"]
+    reports: list[RunReport] = []
+
+    def measured(report: RunReport) -> None:
+        if baseline:
+            report.baseline_wall_s = (reports[0] if reports else report).wall_s
+        reports.append(report)
+        if on_run is not None:
+            on_run(report)
+
+    run_many(workload, [{"mode": m} for m in order], on_run=measured, **options)
     return reports

@@ -17,7 +17,8 @@ from .streamlit_server import CHROMIUM, CHROMIUM_ARGS, ROOT, streamlit_server
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = os.path.join(ROOT, "test-artifacts")
-DEEP_LINKS = {"/": "Playground", "/Compare": "Compare modes", "/Guide": "Guide"}
+DEEP_LINKS = {"/": "Playground", "/Compare": "Compare modes", "/Failures": "Failures", "/Event_loop": "Event loop",
+              "/Guide": "Guide"}
 
 
 @pytest.fixture(scope="module")
@@ -127,3 +128,18 @@ def test_a_second_session_waits_for_the_first_and_says_so(browser, server):
     assert a["started_at"] + a["wall_s"] <= b["started_at"], "the two measurements never overlapped"
     first.close()
     second.close()
+
+
+def test_the_failures_page_runs_a_crash_under_every_mode_without_an_exception(browser, server):
+    page = new_page(browser, height=3000)
+    page.goto(server + "/Failures?preset=isolated_scripts")
+    run_button(page).click()
+    expect(page.get_by_text("What each mode did")).to_be_visible(timeout=180_000)
+    no_exception(page)
+    runs = read_download(page, "Download these runs (JSON)")["runs"]
+    assert [r["mode"] for r in runs] == ["sequential", "asyncio", "threads", "process-pool", "subprocess", "hybrid"]
+    hosts = {r["mode"]: r["host"] for r in runs}
+    assert all(hosts[m]["survived"] is False for m in ("sequential", "asyncio", "threads"))
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Failures")    # the app is still serving
+    page.screenshot(path=os.path.join(ARTIFACTS, "failures.png"))
+    page.close()

@@ -14,7 +14,7 @@ from ui import measure as measuring
 from .conftest import ROOT
 
 APP = os.path.join(ROOT, "app.py")
-PAGES = ["app.py", "pages/1_Compare.py", "pages/2_Guide.py"]
+PAGES = ["app.py", "pages/1_Compare.py", "pages/2_Failures.py", "pages/3_Event_loop.py", "pages/5_Guide.py"]
 
 
 def open_page(page: str, timeout: float = 120) -> AppTest:
@@ -108,7 +108,7 @@ def test_compare_runs_all_six_modes_and_ranks_them():
 
 
 def test_the_guide_is_generated_from_the_catalog_and_links_every_preset():
-    at = open_page("pages/2_Guide.py")
+    at = open_page("pages/5_Guide.py")
     from agent_core.catalog import KINDS
     from agent_core.presets import PRESETS
     assert [s.value.split(":")[0] for s in at.subheader][:len(KINDS)] == list(KINDS)
@@ -137,3 +137,34 @@ def test_one_measurement_at_a_time_per_app_process():
         t.join()
     assert results == ["done"] * 3 and peak == 1
     assert not measuring.busy()
+
+
+def test_the_failures_page_runs_a_crash_under_every_mode_and_the_app_survives():
+    at = open_page("pages/2_Failures.py", timeout=300)
+    small_workload(at, "fail", web_search=3)
+    at.button(key="fail.run").click().run()
+    assert not at.exception and not at.error
+    reports = at.session_state["fail.reports"]
+    assert [r.mode for r in reports] == list(agent_core.MODES)
+    matrix = at.dataframe[0].value
+    assert list(matrix["mode"]) == list(agent_core.MODES) and set(matrix["this app"]) == {"survived"}
+    died = dict(zip(matrix["mode"], matrix["the run's process"], strict=True))
+    assert all(died[m].startswith("died") for m in ("sequential", "asyncio", "threads"))
+    assert died["subprocess"] == died["hybrid"] == "survived"
+    assert all(r.tasks[-1].status == "crashed" for r in reports), "the sandboxed script carried the crash"
+
+
+def test_the_event_loop_page_shows_the_loop_freeze_in_asyncio_and_not_in_hybrid():
+    at = open_page("pages/3_Event_loop.py", timeout=300)
+    at.button(key="loop.run").click().run()
+    assert not at.exception and not at.error
+    naive, hybrid = at.session_state["loop.reports"]
+    assert (naive.mode, hybrid.mode) == ("asyncio", "hybrid")
+    assert naive.loop_lag_max_ms > 5 * hybrid.loop_lag_max_ms
+    lag = next(f for f in figures(at) if f["layout"]["title"]["text"] == "asyncio · heartbeat")
+    shaded = [s for s in lag["layout"]["shapes"] if s["type"] == "rect"]
+    assert len(shaded) == 3, "each legacy_sdk call that froze the loop is shaded"
+    at.button(key="loop.sqlite").click().run()
+    table = at.dataframe[0].value
+    lag_of = dict(zip(table["how"], table["max loop lag ms"], strict=True))
+    assert lag_of["sqlite3 on the loop"] > 2 * max(lag_of["aiosqlite"], lag_of["sqlite3 in a thread"])

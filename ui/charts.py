@@ -105,6 +105,7 @@ def timeline(r: RunReport, title: str | None = None, height: int | None = None) 
             marker_pattern_shape=["x" if f else "" for f in failed],
             customdata=[t.id for t in ts], hovertext=[_hover(t) for t in ts], hoverinfo="text"))
     fig.update_layout(barmode="overlay")
+    _shade(fig, blocking_spans(r))
     fig.update_yaxes(categoryorder="array", categoryarray=list(reversed(order)), title_text=None)
     fig.update_xaxes(title_text="milliseconds since the run started", range=[0, 1000 * r.wall_s * 1.02])
     lanes = len(r.lanes())
@@ -112,13 +113,30 @@ def timeline(r: RunReport, title: str | None = None, height: int | None = None) 
                    height or min(900, 140 + 22 * len(order)))
 
 
+def blocking_spans(r: RunReport) -> list[TaskRecord]:
+    """Calls that ran on the event loop's own thread without awaiting: while they ran, the loop was frozen."""
+    def froze(t: TaskRecord) -> bool:
+        if t.detail.get("fault") == "spin":
+            return True                     # a spin never awaits, whatever the tool
+        return t.kind != "io" and t.detail.get("driver") != "aiosqlite"     # aiosqlite is awaited
+    return [t for t in r.tasks if t.worker == "event-loop" and froze(t)]
+
+
+def _shade(fig: go.Figure, spans: list[TaskRecord]) -> None:
+    for t in spans:
+        fig.add_vrect(x0=1000 * t.start_s, x1=1000 * t.end_s, fillcolor=FAILED, opacity=0.12, line_width=0,
+                      annotation_text=t.tool, annotation_position="top left", annotation_font_size=11)
+
+
 def loop_lag(r: RunReport, title: str | None = None, height: int = 260) -> go.Figure | None:
-    """The heartbeat: how late the event loop woke, over the run. None for modes without a loop here."""
+    """The heartbeat: how late the event loop woke, over the run, with the calls that blocked the loop
+    shaded. None for modes without a loop in this process."""
     if r.loop_lag is None:
         return None
     fig = go.Figure(go.Scatter(x=[1000 * t for t, _ in r.loop_lag], y=[lag for _, lag in r.loop_lag], mode="lines",
                                line={"color": "#E45756", "width": 1.5}, fill="tozeroy", name="loop lag",
                                hovertemplate="%{x:.0f} ms: %{y:.1f} ms late<extra></extra>"))
+    _shade(fig, blocking_spans(r))
     fig.update_xaxes(title_text="milliseconds since the run started", range=[0, 1000 * r.wall_s * 1.02])
     fig.update_yaxes(title_text="lag (ms)", rangemode="tozero")
     return _layout(fig, title or f"Event-loop heartbeat · max lag {r.loop_lag_max_ms:.1f} ms", height)
@@ -152,3 +170,18 @@ def speedup_bars(reports: list[RunReport]) -> go.Figure:
     fig.add_hline(y=1.0, line_dash="dot", line_color="#999999")
     fig.update_yaxes(title_text="× faster than sequential", rangemode="tozero")
     return _layout(fig, "True speedup against the sequential run", 340)
+
+
+def lag_overlay(reports: list[RunReport], labels: list[str], title: str) -> go.Figure:
+    """Several runs' heartbeats on one axis: the same work, handed to the loop in different ways."""
+    fig = go.Figure()
+    for r, label, color in zip(reports, labels, PALETTE, strict=False):
+        if r.loop_lag is None:
+            continue
+        fig.add_trace(go.Scatter(x=[1000 * t for t, _ in r.loop_lag], y=[lag for _, lag in r.loop_lag],
+                                 mode="lines", name=f"{label} (max {r.loop_lag_max_ms:.0f} ms)",
+                                 line={"color": color, "width": 1.5},
+                                 hovertemplate=f"{label}: %{{y:.1f}} ms late at %{{x:.0f}} ms<extra></extra>"))
+    fig.update_xaxes(title_text="milliseconds since the run started", rangemode="tozero")
+    fig.update_yaxes(title_text="lag (ms)", rangemode="tozero")
+    return _layout(fig, title, 320)

@@ -46,8 +46,11 @@ def engine_ready(timeout_s: float = 60.0) -> None:
     _warming().join(timeout_s)
 
 
-PAGES = (("app.py", "Playground", "⚡"), ("pages/1_Compare.py", "Compare modes", "⚖️"),
-         ("pages/2_Guide.py", "Guide", "🧭"))
+# Material icons render from Streamlit's own font, on any machine (emoji need the system's emoji font)
+PAGES = (("app.py", "Playground", ":material/bolt:"), ("pages/1_Compare.py", "Compare modes", ":material/balance:"),
+         ("pages/2_Failures.py", "Failures", ":material/crisis_alert:"),
+         ("pages/3_Event_loop.py", "Event loop", ":material/monitor_heart:"),
+         ("pages/5_Guide.py", "Guide", ":material/explore:"))
 
 
 def navigation() -> None:
@@ -80,22 +83,23 @@ def _apply_preset(prefix: str) -> None:
     st.session_state[f"{prefix}.mode"] = preset.mode
 
 
-def _init(prefix: str) -> None:
+def _init(prefix: str, default_preset: str) -> None:
     """First visit: every widget's value in session state (so no widget also passes a default)."""
     if f"{prefix}.preset" in st.session_state:
         return
     for key, value in DEFAULTS.items():
         st.session_state[f"{prefix}.{key}"] = value
-    wanted = st.query_params.get("preset", DEFAULT_PRESET)
-    st.session_state[f"{prefix}.preset"] = wanted if wanted in PRESETS else DEFAULT_PRESET
+    wanted = st.query_params.get("preset", default_preset)
+    st.session_state[f"{prefix}.preset"] = wanted if wanted in PRESETS else default_preset
     _apply_preset(prefix)
     if (mode := st.query_params.get("mode")) in MODES:
         st.session_state[f"{prefix}.mode"] = mode
 
 
-def workload_controls(prefix: str, with_mode: bool) -> tuple[dict[str, int], dict[str, dict], str | None]:
+def workload_controls(prefix: str, with_mode: bool, default_preset: str = DEFAULT_PRESET
+                      ) -> tuple[dict[str, int], dict[str, dict], str | None]:
     """Preset, calls per tool, main parameters (and the mode). Returns (counts, params, mode)."""
-    _init(prefix)
+    _init(prefix, default_preset)
     left, right = st.columns([3, 2])
     with left:
         st.selectbox("Preset", list(PRESETS), key=f"{prefix}.preset", format_func=lambda k: PRESETS[k].name,

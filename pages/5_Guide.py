@@ -6,13 +6,13 @@ import streamlit as st
 
 
 def main() -> None:
-    st.set_page_config(page_title="Guide · Python concurrency for agents", page_icon="🧭", layout="wide")
+    st.set_page_config(page_title="Guide · Python concurrency for agents", page_icon=":material/explore:", layout="wide")
     from agent_core.catalog import CATALOG, KINDS, PRIMITIVES
     from agent_core.modes import MODES, get_mode
     from agent_core.presets import PRESETS
     from ui import widgets
 
-    widgets.header("🧭 Guide", "Each tool an agent calls has a *kind*, and each kind calls for a different "
+    widgets.header("Guide", "Each tool an agent calls has a *kind*, and each kind calls for a different "
                    "primitive. This page is generated from the engine's catalog; every preset opens the "
                    "Playground with a workload that demonstrates the point.")
     st.dataframe(pd.DataFrame([{
@@ -30,7 +30,7 @@ def main() -> None:
         cols = st.columns(max(1, len(demos)))
         for col, preset in zip(cols, demos, strict=False):
             with col:
-                st.page_link("app.py", label=f"{preset.name} in {preset.mode}", icon="▶️",
+                st.page_link("app.py", label=f"{preset.name} in {preset.mode}", icon=":material/play_arrow:",
                              query_params={"preset": preset.key, "mode": preset.mode})
                 st.caption(preset.point)
     st.subheader("The six modes")
