@@ -12,12 +12,11 @@ import streamlit as st
 
 
 def main() -> None:
-    st.set_page_config(page_title="Playground · Python concurrency for agents", page_icon=":material/bolt:", layout="wide")
     import agent_core
     from ui import widgets
     from ui.measure import Busy, measure
 
-    widgets.header("Playground", "Pick the tools of an agent turn and a concurrency mode, press **Run**, and see "
+    widgets.page("Playground", "Pick the tools of an agent turn and a concurrency mode, press **Run**, and see "
                    "where the time went. Every figure is measured on this machine: real HTTP calls to a local "
                    "backend, real SQLite commits, real CPU work, real child processes.")
     widgets.engine_warming()

@@ -8,14 +8,13 @@ import streamlit as st
 
 
 def main() -> None:
-    st.set_page_config(page_title="Compare modes · Python concurrency for agents", page_icon=":material/balance:", layout="wide")
     import agent_core
     from agent_core.explain import explain_compare
     from agent_core.modes import MODES
     from ui import charts, widgets
     from ui.measure import Busy, measure
 
-    widgets.header("Compare modes", "The same workload under all six modes, **one mode at a time** (two at once "
+    widgets.page("Compare modes", "The same workload under all six modes, **one mode at a time** (two at once "
                    "would distort each other), sequential first as the baseline for every true speedup.")
     widgets.engine_warming()
     counts, params, _ = widgets.workload_controls("compare", with_mode=False)

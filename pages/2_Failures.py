@@ -8,7 +8,6 @@ import streamlit as st
 
 
 def main() -> None:
-    st.set_page_config(page_title="Failures · Python concurrency for agents", page_icon=":material/crisis_alert:", layout="wide")
     import agent_core
     from agent_core.catalog import CATALOG
     from agent_core.explain import explain_failure, failure_summary
@@ -17,7 +16,7 @@ def main() -> None:
     from ui import charts, widgets
     from ui.measure import Busy, measure
 
-    widgets.header("Failures", "Agents call tools that fail: they raise, hang, crash, eat memory or spin. Pick a "
+    widgets.page("Failures", "Agents call tools that fail: they raise, hang, crash, eat memory or spin. Pick a "
                    "fault and the tool that carries it (its first call), and run the same workload under every mode: "
                    "see what happened to the faulty call **and to the others**, how long it took to notice, and "
                    "what was still running afterwards. A crash that would take this app down runs in a "

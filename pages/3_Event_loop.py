@@ -9,12 +9,11 @@ VARIANTS = [({"mode": "asyncio"}, "sqlite3 on the loop"), ({"mode": "asyncio", "
 
 
 def main() -> None:
-    st.set_page_config(page_title="Event loop · Python concurrency for agents", page_icon=":material/monitor_heart:", layout="wide")
     import agent_core
     from ui import charts, widgets
     from ui.measure import Busy, measure
 
-    widgets.header("Event loop", "A heartbeat task asks the event loop to wake it every 5 ms and notes how late "
+    widgets.page("Event loop", "A heartbeat task asks the event loop to wake it every 5 ms and notes how late "
                    "it wakes. While a blocking call or CPU work runs on the loop's thread, nothing else can run: "
                    "the heartbeat flat-lines for as long as the call, and every awaited call waits behind it. "
                    "The shaded bands are the calls that ran on the loop without awaiting.")
@@ -26,7 +25,8 @@ def main() -> None:
     left, right = st.columns(2)
     left.button("Run in asyncio and in hybrid", type="primary", key="loop.run", disabled=bool(state["loop.running"]),
                 on_click=lambda: state.update({"loop.running": "modes", "loop.error": None}))
-    right.button("Compare three ways to write SQLite from a loop", key="loop.sqlite", disabled=bool(state["loop.running"]),
+    right.button("Compare three ways to write SQLite from a loop", key="loop.sqlite",
+                 disabled=bool(state["loop.running"]),
                  on_click=lambda: state.update({"loop.running": "sqlite", "loop.error": None}))
 
     if state["loop.running"]:

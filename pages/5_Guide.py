@@ -6,13 +6,12 @@ import streamlit as st
 
 
 def main() -> None:
-    st.set_page_config(page_title="Guide · Python concurrency for agents", page_icon=":material/explore:", layout="wide")
     from agent_core.catalog import CATALOG, KINDS, PRIMITIVES
     from agent_core.modes import MODES, get_mode
     from agent_core.presets import PRESETS
     from ui import widgets
 
-    widgets.header("Guide", "Each tool an agent calls has a *kind*, and each kind calls for a different "
+    widgets.page("Guide", "Each tool an agent calls has a *kind*, and each kind calls for a different "
                    "primitive. This page is generated from the engine's catalog; every preset opens the "
                    "Playground with a workload that demonstrates the point.")
     st.dataframe(pd.DataFrame([{

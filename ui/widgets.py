@@ -62,7 +62,10 @@ def navigation() -> None:
         st.caption("Every figure is measured live on the machine serving this app.")
 
 
-def header(title: str, intro: str) -> None:
+def page(title: str, intro: str) -> None:
+    """Every page's start: its config (the first Streamlit call of the script), the navigation, title, intro."""
+    icon = next(icon for _, label, icon in PAGES if label == title)
+    st.set_page_config(page_title=f"{title} · Python concurrency for agents", page_icon=icon, layout="wide")
     navigation()
     st.title(title)
     st.markdown(intro)
