@@ -86,6 +86,7 @@ class ToolSpec:
     module: str                     # where the implementation lives (imported lazily)
     sync: str                       # name of the blocking implementation: fn(params, ctx) -> detail dict
     aio: str | None = None          # name of the async implementation, if the tool has one
+    max_calls: int = 200            # calls of this tool in one workload (cheap waiting scales further than work)
     cross_check: Callable[[dict], str | None] | None = field(default=None, compare=False)
 
     def param(self, name: str) -> Param:
@@ -106,6 +107,7 @@ class ToolSpec:
 
     def to_dict(self) -> dict:
         return {"name": self.name, "kind": self.kind, "summary": self.summary, "async": self.aio is not None,
+                "max_calls": self.max_calls,
                 "params": [{"name": p.name, "default": p.default, "min": p.lo, "max": p.hi,
                             "choices": list(p.choices) or None, "unit": p.unit, "help": p.help}
                            for p in self.params]}
@@ -130,16 +132,16 @@ CATALOG: dict[str, ToolSpec] = {t.name: t for t in (
               Param("tokens", 48, 1, 2000, help="tokens to stream back"),
               Param("tokens_per_s", 160.0, 1.0, 5000.0, unit="tok/s", help="token rate after the first"),
               _jitter()),
-             "agent_core.tools.http_tools", "llm_call", "allm_call", cross_check=_llm_duration),
+             "agent_core.tools.http_tools", "llm_call", "allm_call", max_calls=1000, cross_check=_llm_duration),
     ToolSpec("web_search", "io", "GET a search endpoint; JSON results with text snippets",
              (Param("latency_ms", 300, 0, MAX_LATENCY_MS, unit="ms", help="server-side latency"),
               Param("k", 5, 1, 50, help="results to return"), _jitter()),
-             "agent_core.tools.http_tools", "web_search", "aweb_search"),
+             "agent_core.tools.http_tools", "web_search", "aweb_search", max_calls=1000),
     ToolSpec("vector_lookup", "io",
              "POST a query embedding; the backend runs a top-k cosine search over the corpus it holds",
              (Param("latency_ms", 150, 0, MAX_LATENCY_MS, unit="ms", help="server-side latency"),
               Param("k", 5, 1, 100, help="neighbours to return"), _jitter()),
-             "agent_core.tools.http_tools", "vector_lookup", "avector_lookup"),
+             "agent_core.tools.http_tools", "vector_lookup", "avector_lookup", max_calls=1000),
     ToolSpec("memory_write", "blocking",
              "persist conversation rows into a real SQLite file with sqlite3, one durable commit per call",
              (Param("rows", 5000, 1, 100_000, help="rows inserted (the call's cost scales with it)"),),
@@ -156,7 +158,7 @@ CATALOG: dict[str, ToolSpec] = {t.name: t for t in (
              (Param("script", "word_count", choices=SCRIPTS, help="which shipped script to run"),
               Param("size", 20_000, 100, 200_000, help="input size for the script"),
               Param("mem_mb", 256, 64, 1024, unit="MiB", help="address-space limit the child sets itself")),
-             "agent_core.tools.sandbox", "sandboxed_script"),
+             "agent_core.tools.sandbox", "sandboxed_script", max_calls=100),
 )}
 
 

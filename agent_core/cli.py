@@ -14,7 +14,7 @@ from .errors import AgentCoreError, BadInput
 from .faults import FAULT_KINDS
 from .modes import MODES, get_mode
 from .records import RunReport
-from .workload import MAX_CALLS, MAX_PER_TOOL, ON_ERROR, TIMEOUT_RANGE, Workload, parse_faults, parse_param_assignments
+from .workload import MAX_CALLS, ON_ERROR, TIMEOUT_RANGE, Workload, parse_faults, parse_param_assignments
 
 
 class _Parser(argparse.ArgumentParser):
@@ -32,7 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     def workload_args(q: argparse.ArgumentParser) -> None:
         q.add_argument("--tools", required=True, metavar="SPEC",
                        help=f"tool:count,... e.g. llm_call:4,web_search:4 "
-                            f"(≤ {MAX_PER_TOOL} per tool, ≤ {MAX_CALLS} calls)")
+                            f"(≤ {MAX_CALLS} calls; each tool has its own cap, see `tools`)")
         q.add_argument("--json", action="store_true", help="print the report as one JSON object")
         q.add_argument("--workers", type=int, help="pool size / concurrency cap (default: the mode's own)")
         q.add_argument("--timeout-s", type=float, default=30.0,
@@ -152,7 +152,7 @@ def _print_compare(reports: list[RunReport]) -> None:
 
 def _print_tools() -> None:
     for spec in CATALOG.values():
-        print(f"{spec.name}  [{spec.kind}: {KINDS[spec.kind]}]")
+        print(f"{spec.name}  [{spec.kind}: {KINDS[spec.kind]}]  at most {spec.max_calls} calls")
         print(f"    {spec.summary}")
         for p in spec.params:
             unit = f" {p.unit}" if p.unit else ""

@@ -580,8 +580,9 @@ async def arun(workload: Workload | str | dict, mode: str = "hybrid", *, workers
 
 def run_many(workload: Workload | str | dict, variants: Iterable[dict], *, workers: int | None = None,
              timeout_s: float = 30.0, seed: int = 0, params: dict | None = None, faults: dict | None = None,
-             on_error: str = "keep-going", on_run: Callable[[RunReport], None] | None = None,
-             on_record: OnRecord | None = None, clock: Clock = time.perf_counter) -> list[RunReport]:
+             on_error: str = "keep-going", async_twins: bool = False,
+             on_run: Callable[[RunReport], None] | None = None, on_record: OnRecord | None = None,
+             clock: Clock = time.perf_counter) -> list[RunReport]:
     """Run the same workload once per variant, one at a time (never two at once: they would distort each
     other). A variant is ``{"mode": ..., **run options}`` (e.g. ``{"mode": "asyncio", "async_twins": True}``);
     its options override the common ones. ``workers`` is lowered to each mode's bound where it is higher.
@@ -590,7 +591,7 @@ def run_many(workload: Workload | str | dict, variants: Iterable[dict], *, worke
     plans = []
     for variant in variants:
         options = {"workers": workers, "timeout_s": timeout_s, "seed": seed, "on_error": on_error,
-                   "async_twins": False, **{k: v for k, v in variant.items() if k != "mode"}}
+                   "async_twins": async_twins, **{k: v for k, v in variant.items() if k != "mode"}}
         strategy = get_mode(variant["mode"])
         if options["workers"] is not None:
             options["workers"] = min(options["workers"], strategy.MAX_WORKERS)

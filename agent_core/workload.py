@@ -11,8 +11,7 @@ from .catalog import CATALOG, get_tool, resolve_params
 from .errors import BadInput
 from .faults import FAULT_KINDS, MAX_FAULT_S
 
-MAX_PER_TOOL = 200
-MAX_CALLS = 500
+MAX_CALLS = 1000         # per workload; each tool has its own cap too (catalog: max_calls)
 TIMEOUT_RANGE = (0.1, 60.0)
 MAX_RUN_S = 300.0          # a whole run never lasts longer: calls still pending then are cancelled
 ON_ERROR = ("keep-going", "cancel-siblings")
@@ -46,9 +45,9 @@ class Workload:
             get_tool(tool)
         checked: dict[str, int] = {}
         for tool, count in counts.items():
-            get_tool(tool)
-            if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_PER_TOOL:
-                raise BadInput(f"{tool}:{count} is not allowed: a tool's count must be 1..{MAX_PER_TOOL}")
+            cap = get_tool(tool).max_calls
+            if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= cap:
+                raise BadInput(f"{tool}:{count} is not allowed: {tool}'s count must be 1..{cap}")
             checked[tool] = count
         if not checked:
             raise BadInput("the workload is empty: give tool:count pairs such as web_search:4,analysis:2")
@@ -83,7 +82,8 @@ class Workload:
             elif raw.isdigit():
                 counts[tool] = int(raw)
             else:
-                raise BadInput(f"{tool}:{raw} is not allowed: a tool's count must be a whole number 1..{MAX_PER_TOOL}")
+                raise BadInput(f"{tool}:{raw} is not allowed: {tool}'s count must be a whole number "
+                               f"1..{get_tool(tool).max_calls}")
         return cls.of(counts, params, faults)
 
     @property

@@ -82,7 +82,7 @@ def test_compare_runs_every_mode_with_sequential_as_the_baseline():
 @pytest.mark.parametrize("args, fragment", [
     (["run", "--mode", "threads", "--tools", "nope:1"], "unknown tool 'nope': allowed are llm_call"),
     (["run", "--mode", "fast", "--tools", "web_search:1"], "invalid choice: 'fast'"),
-    (["run", "--mode", "threads", "--tools", "web_search:1000"], "web_search:1000 is not allowed"),
+    (["run", "--mode", "threads", "--tools", "web_search:1001"], "web_search:1001 is not allowed"),
     (["run", "--mode", "threads", "--tools", "web_search:1", "--timeout-s", "600"], "timeout_s=600.0 is out of range"),
     (["run", "--mode", "threads", "--tools", "web_search:1", "--workers", "x"], "invalid int value: 'x'"),
     (["run", "--mode", "threads", "--tools", "web_search:1", "--param", "web_search.latency_ms=1e9"],

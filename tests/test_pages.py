@@ -65,10 +65,10 @@ def test_playground_run_shows_metrics_and_a_timeline_whose_bars_are_the_records(
 
 def test_a_workload_over_the_engine_bound_is_an_error_on_the_page_not_a_traceback():
     at = open_page("app.py")
-    small_workload(at, "play", web_search=200, llm_call=200, vector_lookup=200)
+    small_workload(at, "play", web_search=400, llm_call=400, vector_lookup=400)
     at.button(key="play.run").click().run()
     assert not at.exception
-    assert "allowed at most 500 in one run" in at.error[0].value
+    assert "allowed at most 1000 in one run" in at.error[0].value
 
 
 def test_an_empty_workload_says_what_to_do():

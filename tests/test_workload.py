@@ -21,13 +21,15 @@ def test_parameters_reach_every_call_of_their_tool():
 
 @pytest.mark.parametrize("spec, fragment", [
     ("", "the workload is empty"),
-    ("web_search:0", "web_search:0 is not allowed: a tool's count must be 1..200"),
-    ("web_search:201", "1..200"),
-    ("web_search:-3", "whole number 1..200"),
+    ("web_search:0", "web_search:0 is not allowed: web_search's count must be 1..1000"),
+    ("web_search:1001", "1..1000"),
+    ("analysis:201", "analysis's count must be 1..200"),
+    ("sandboxed_script:101", "1..100"),
+    ("web_search:-3", "whole number 1..1000"),
     ("web_search:2,web_search:1", "web_search appears twice"),
     ("web search:2", "is not tool:count"),
     ("nope:1", "unknown tool 'nope'"),
-    ("llm_call:200,web_search:200,analysis:101", f"allowed at most {MAX_CALLS} in one run"),
+    ("llm_call:500,web_search:400,analysis:101", f"allowed at most {MAX_CALLS} in one run"),
 ])
 def test_bad_specs_are_refused_with_one_line_naming_the_value(spec, fragment):
     with pytest.raises(BadInput) as err:

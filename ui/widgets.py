@@ -17,7 +17,6 @@ from agent_core.catalog import CATALOG, KINDS
 from agent_core.explain import explain_run
 from agent_core.modes import MODES, get_mode
 from agent_core.presets import DEFAULT_PRESET, PRESETS
-from agent_core.workload import MAX_PER_TOOL
 from ui import charts
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -116,7 +115,7 @@ def workload_controls(prefix: str, with_mode: bool, default_preset: str = DEFAUL
     with st.expander("Calls per tool", expanded=False):
         cols = st.columns(4)
         for i, (tool, spec) in enumerate(CATALOG.items()):
-            cols[i % 4].number_input(f"{tool} ({spec.kind})", 0, MAX_PER_TOOL, step=1, key=f"{prefix}.count.{tool}",
+            cols[i % 4].number_input(f"{tool} ({spec.kind})", 0, spec.max_calls, step=1, key=f"{prefix}.count.{tool}",
                                      help=spec.summary)
     with st.expander("Parameters", expanded=False):
         c1, c2, c3, c4 = st.columns(4)
