@@ -9,8 +9,10 @@ still be running abandoned work is killed and replaced.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import multiprocessing
 import os
+import sys
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -33,6 +35,23 @@ def _context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
+@contextlib.contextmanager
+def _main_without_a_file_hidden():
+    """Workers re-import the parent's ``__main__`` from its file. When that "file" does not exist (code
+    piped to ``python -``, a REPL, ``exec``), they would die trying; our tasks never need it, so hide it
+    while the workers start. A real script is left alone, as multiprocessing intends."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    hide = path is not None and getattr(main, "__spec__", None) is None and not os.path.isfile(path)
+    if hide:
+        del main.__file__
+    try:
+        yield
+    finally:
+        if hide:
+            main.__file__ = path
+
+
 def _healthy(pool: ProcessPoolExecutor) -> bool:
     try:
         pool.submit(os.getpid).result(timeout=10)
@@ -49,9 +68,10 @@ def warm_pool(size: int) -> ProcessPoolExecutor:
             _kill(_pool)
             _pool = None
         if _pool is None:
-            pool = ProcessPoolExecutor(size, mp_context=_context(), initializer=calls.init_worker)
-            for started in [pool.submit(calls.hello, 0.05) for _ in range(size)]:
-                started.result()
+            with _main_without_a_file_hidden():         # every worker starts here, up front
+                pool = ProcessPoolExecutor(size, mp_context=_context(), initializer=calls.init_worker)
+                for started in [pool.submit(calls.hello, 0.05) for _ in range(size)]:
+                    started.result()
             _pool, _size = pool, size
         return _pool
 

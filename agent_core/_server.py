@@ -12,6 +12,7 @@ keeps our stdin open; we print ``{"port": N}`` once serving, and exit as soon as
 from __future__ import annotations
 
 import asyncio
+import heapq
 import json
 import math
 import os
@@ -32,23 +33,28 @@ from agent_core import textgen
 MAX_DELAY_S = 10.0     # the same bound the catalog enforces on the client side
 MAX_STALL_S = 60.0     # an injected hang never lasts longer than this
 CORPUS_SIZE = 2000
+POSTINGS = 100         # impact-ordered index: each word keeps its 100 highest-weighted documents
 
 
-def _build_corpus() -> tuple[list[dict], dict[str, list[int]], dict[str, float], np.ndarray]:
-    docs, index = [], {}
+def _build_corpus() -> tuple[list[dict], dict[str, list[tuple[int, float]]], np.ndarray]:
+    """Documents, an impact-ordered inverted index (word -> [(doc, tf·idf)], best first), and embeddings."""
+    docs, tf = [], {}
     for i in range(CORPUS_SIZE):
         body = textgen.text(40, f"doc:{i}")
         topic = textgen.TOPICS[i % len(textgen.TOPICS)]
         docs.append({"id": i, "title": f"{topic} note {i}", "url": f"https://docs.example/{topic}/{i}",
                      "text": f"{topic} {body}"})
-        for word in set(docs[-1]["text"].split()):
-            index.setdefault(word, []).append(i)
-    idf = {w: math.log(1 + CORPUS_SIZE / len(ids)) for w, ids in index.items()}
+        for word in docs[-1]["text"].split():
+            tf.setdefault(word, {})[i] = tf.get(word, {}).get(i, 0) + 1
+    index = {}
+    for word, counts in tf.items():
+        idf = math.log(1 + CORPUS_SIZE / len(counts))
+        index[word] = sorted(((d, n * idf) for d, n in counts.items()), key=lambda p: (-p[1], p[0]))[:POSTINGS]
     vectors = np.array([textgen.embed(d["text"]) for d in docs], dtype=np.float32)
-    return docs, index, idf, vectors
+    return docs, index, vectors
 
 
-DOCS, INDEX, IDF, VECTORS = _build_corpus()
+DOCS, INDEX, VECTORS = _build_corpus()
 
 
 def _header(request: Request, name: str, default: float, lo: float, hi: float) -> float:
@@ -87,10 +93,10 @@ async def search(request: Request) -> JSONResponse:
     query = request.query_params.get("q", "")[:500].lower().split()
     k = int(_header(request, "x-sim-k", float(request.query_params.get("k", 5) or 5), 1, 50))
     scores: dict[int, float] = {}
-    for word in query:
-        for doc_id in INDEX.get(word, ()):
-            scores[doc_id] = scores.get(doc_id, 0.0) + IDF[word]
-    top = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+    for word in set(query):
+        for doc_id, weight in INDEX.get(word, ()):
+            scores[doc_id] = scores.get(doc_id, 0.0) + weight
+    top = heapq.nsmallest(k, scores.items(), key=lambda kv: (-kv[1], kv[0]))
     results = [{"title": DOCS[i]["title"], "url": DOCS[i]["url"], "snippet": DOCS[i]["text"][:160],
                 "score": round(s, 4)} for i, s in top]
     return JSONResponse({"query": " ".join(query), "results": results, "server_wait_s": round(waited, 4)})

@@ -18,6 +18,7 @@ from .errors import ToolTimeout
 from .tools import ToolContext
 
 POOL_WORKER_MEM_MB = 1024       # each pool worker limits its own address space (a memory fault meets it)
+WORKER_NICENESS = 10
 
 
 def call_blocking(tool: str, params: dict, ctx: ToolContext) -> Outcome:
@@ -45,7 +46,12 @@ def _alarm(signum, frame) -> None:
 
 
 def init_worker() -> None:
-    """A pool worker sets its own limits (never ``preexec_fn``), arms its timeout handler, builds its client."""
+    """A pool worker sets its own limits (never ``preexec_fn``), arms its timeout handler, builds its client.
+
+    It also lowers its own priority: CPU work is throughput, the event loop and the backend are latency.
+    When both want a core, the OS scheduler now prefers the loop (on 2 cores, two busy workers would
+    otherwise preempt it for whole time slices); when the loop is idle, the workers lose nothing."""
+    os.nice(WORKER_NICENESS)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     limit = POOL_WORKER_MEM_MB << 20
     _, hard = resource.getrlimit(resource.RLIMIT_AS)

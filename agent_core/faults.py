@@ -16,7 +16,6 @@ child processes import it.
 """
 from __future__ import annotations
 
-import threading
 import time
 
 FAULT_KINDS = ("raise", "hang", "crash", "memory", "spin")
@@ -53,6 +52,7 @@ def inject(kind: str | None, seconds: float, network: bool) -> None:
             spins += 1
         return
     if kind == "hang" and not network:
+        import threading  # here, not at the top: a call's child should not pay ~4 ms for it
         stuck = threading.Lock()
         stuck.acquire()
         stuck.acquire(timeout=seconds)      # a deadlock, bounded: nobody releases it; then the tool goes on

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import gc
 import os
 import shutil
 import tempfile
@@ -119,11 +120,16 @@ class Run:
             self.threads = DaemonThreadPool(self.plan.threads, "thread")
         if self.plan.processes:
             self.pool = warm_pool(self.plan.processes)
+        # Everything alive now (the host's modules, Streamlit's and pandas' heaps) is kept out of the cyclic
+        # collector's scans until the run ends: a full collection over a big app heap stops the world for
+        # 10-25 ms. The run's own garbage is still collected as usual. Undone in cleanup().
+        gc.freeze()
         self.setup_s = self.clock() - t
 
     def cleanup(self) -> None:
         """Release what the run held. Resources an abandoned thread may still use are released when the
         last one ends; a pool that broke, or that may still run an abandoned task, is replaced."""
+        gc.unfreeze()
         if self.threads is not None:
             self.threads.shutdown(wait=False, cancel_futures=True)
         if self.pool is not None and (self.pool_replaced or any(not f.done() for f in self._pool_futures.values())):
@@ -313,9 +319,14 @@ class Run:
             raise
 
     # -- building blocks: the event loop -------------------------------------------------------------------
-    async def gather(self, calls: list[Call], start: Callable[[Call], Awaitable], limit: int | None = None) -> None:
+    async def gather(self, calls: list[Call], start: Callable[[Call], Awaitable], limit: int | None = None,
+                     stagger: bool = False) -> None:
         """Run ``start(call)`` for every call as a task on this loop (at most ``limit`` at once), until all
-        are done. Cancelling (on_error, or the run's bound) cancels the tasks still running."""
+        are done. Cancelling (on_error, or the run's bound) cancels the tasks still running.
+
+        ``stagger`` yields to the loop after creating each task, so each one takes its first step (building
+        its request, opening its connection) in a loop iteration of its own instead of all of them in one:
+        the loop keeps answering while a thousand calls start."""
         self._loop = asyncio.get_running_loop()
         gate = asyncio.Semaphore(limit) if limit else None
 
@@ -327,6 +338,8 @@ class Run:
 
         for call in calls:
             self._tasks[call.index] = asyncio.ensure_future(one(call))
+            if stagger:
+                await asyncio.sleep(0)
         bound = self._loop.call_later(max(0.0, MAX_RUN_S - self.now()), self.cancel_pending,
                                       f"cancelled: the run reached its {MAX_RUN_S:g} s bound")
         try:

@@ -17,11 +17,19 @@ EMBED_DIM = 64
 
 
 def _make_vocab(size: int = 3000) -> list[str]:
-    """``size`` distinct pseudo-words, in a fixed scrambled order (no RNG: this runs at every import)."""
-    pool = [a + b for a in _SYLLABLES for b in _SYLLABLES]
-    pool += [a + b + c for a in _SYLLABLES[:12] for b in _SYLLABLES for c in _SYLLABLES[12:]]
-    picked = dict.fromkeys(list(TOPICS) + [pool[(i * 7919) % len(pool)] for i in range(len(pool))])
-    return list(picked)[:size]
+    """``size`` distinct pseudo-words, in a fixed scrambled order (no RNG, no big temporaries: this runs
+    at every import, including in every call's child process)."""
+    n = len(_SYLLABLES)
+    two, three = n * n, 12 * n * 12            # two-syllable words, then three-syllable ones
+    words = list(TOPICS)
+    for i in range(size - len(words)):
+        j = (i * 7919) % (two + three)         # 7919 is prime: a fixed permutation of the pool
+        if j < two:
+            words.append(_SYLLABLES[j // n] + _SYLLABLES[j % n])
+        else:
+            j -= two
+            words.append(_SYLLABLES[j // (n * 12)] + _SYLLABLES[(j // 12) % n] + _SYLLABLES[12 + j % 12])
+    return words
 
 
 VOCAB: list[str] = _make_vocab()

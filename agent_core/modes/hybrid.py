@@ -2,7 +2,8 @@
 
 ``io`` → awaited on the loop; ``blocking`` → a thread pool sized by the engine (asyncio's default
 executor has only min(32, cores + 4) = 6 workers here); ``cpu`` → the warm process pool; ``isolated``
-→ a child process of its own. ``workers``, when given, sizes the thread pool.
+→ a child process of its own. ``workers``, when given, sizes the thread pool. Calls are started one
+loop iteration apart, so the loop stays responsive while they start.
 """
 from __future__ import annotations
 
@@ -26,4 +27,4 @@ def plan(workload, workers: int | None) -> Plan:
 
 
 async def schedule(run) -> None:
-    await run.gather(run.calls, lambda call: getattr(run, ROUTES[call.kind])(call))
+    await run.gather(run.calls, lambda call: getattr(run, ROUTES[call.kind])(call), stagger=True)

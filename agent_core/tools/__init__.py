@@ -1,11 +1,9 @@
 """Tool implementations. Each takes ``(params, ctx)`` and returns a small dict of details for the record.
 
-Imports here stay light (no dataclasses, typing or json: they cost a child ~15 ms to import); a child
-process loads only this and the module of the tool it runs.
+Imports here stay light (no dataclasses, typing, json, even os: together they would cost a child ~15 ms);
+a child process loads only this and the module of the tool it runs.
 """
 from __future__ import annotations
-
-import os
 
 DEFAULT_LLM_MODEL = "embedded-sim"
 
@@ -51,6 +49,7 @@ class ToolContext:
 
 def llm_target(backend_url: str) -> tuple[str, str, str]:
     """(base_url, model, api_key) for ``llm_call``: a real server from the environment, else the embedded one."""
+    import os  # here, not at the top: a call's child process imports this package
     base = os.environ.get("AGENT_LLM_BASE_URL", "").strip().rstrip("/")
     return (base or f"{backend_url}/v1",
             os.environ.get("AGENT_LLM_MODEL", "").strip() or DEFAULT_LLM_MODEL,
