@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 
 from . import runner
 from .catalog import CATALOG, KINDS
@@ -51,6 +52,10 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a workload in one mode")
     run.add_argument("--mode", required=True, choices=MODES, metavar="MODE", help="one of " + " ".join(MODES))
     workload_args(run)
+    bench = sub.add_parser("bench", help="measure how close the engine gets to this machine's limits (P1-P7)")
+    bench.add_argument("--quick", action="store_true", help="small N, one repetition: proves it works, in seconds")
+    bench.add_argument("--json", action="store_true", help="print {machine, figures} as JSON")
+    bench.add_argument("--markdown", metavar="PATH", help="also write the results as Markdown (BENCHMARKS.md)")
     compare = sub.add_parser("compare", help="run a workload in every mode, one after another")
     compare.add_argument("--modes", default=",".join(MODES),
                          help="comma-separated modes (sequential always runs first)")
@@ -160,6 +165,17 @@ def _print_tools() -> None:
         print()
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from . import bench
+    started = time.perf_counter()
+    result = bench.run_bench(args.quick, progress=None if args.json else lambda s: print(s, file=sys.stderr))
+    if args.markdown:
+        with open(args.markdown, "w", encoding="utf-8") as f:
+            f.write(bench.markdown(result, time.perf_counter() - started))
+    print(json.dumps(result, indent=1) if args.json else bench.table(result))
+    return 0
+
+
 # -- entry point -------------------------------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> int:
@@ -171,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 _print_tools()
             return 0
+        if args.command == "bench":
+            return _bench(args)
         workload = Workload.parse(args.tools, parse_param_assignments(args.param), parse_faults(args.fault))
         common = {"workers": args.workers, "timeout_s": args.timeout_s, "seed": args.seed, "on_error": args.on_error,
                   "async_twins": args.async_twins}

@@ -65,6 +65,19 @@ def test_each_page_opened_first_by_its_url_on_a_fresh_server(browser, path):
         page.close()
 
 
+CHART_SHOWN = """(before) => {
+    const wall = document.querySelector('[data-testid=stMetricValue]');
+    const timeline = [...document.querySelectorAll('[data-testid=stPlotlyChart] .gtitle')]
+        .some(t => t.textContent.startsWith('Timeline'));
+    return wall !== null && wall.innerText !== before && timeline;
+}"""
+
+
+def chart_shown(page: Page, before: str) -> None:
+    """Wait, checking at every frame, until new metrics and the timeline chart are on screen."""
+    page.wait_for_function(CHART_SHOWN, arg=before, polling="raf", timeout=60_000)
+
+
 def read_download(page: Page, label: str) -> dict:
     with page.expect_download() as download:
         page.get_by_role("button", name=label).click()
@@ -78,8 +91,7 @@ def test_playground_run_draws_charts_and_metrics_that_agree_with_the_download(br
     expect(page.get_by_test_id("stPlotlyChart").first).to_be_visible()     # the placeholder: plotly is loaded
     started = time.perf_counter()
     run_button(page).click()
-    expect(page.get_by_test_id("stMetric")).to_have_count(6)
-    expect(page.get_by_text("Timeline · hybrid")).to_be_visible()
+    chart_shown(page, before="")
     click_to_chart = time.perf_counter() - started
     no_exception(page)
     report = read_download(page, "Download this run (JSON)")
@@ -91,9 +103,17 @@ def test_playground_run_draws_charts_and_metrics_that_agree_with_the_download(br
     assert shown["Critical path"] == f"{report['critical_path_s']:.3f} s"
     assert shown["Max loop lag"] == f"{report['loop_lag_max_ms']:.1f} ms"
     assert report["mode"] == "hybrid" and all(t["status"] == "ok" for t in report["tasks"])
-    with open(os.path.join(ARTIFACTS, "click-to-chart.json"), "w") as f:
-        json.dump({"click_to_chart_s": click_to_chart, "wall_s": report["wall_s"],
-                   "beyond_wall_s": click_to_chart - report["wall_s"]}, f)
+    # a second Run on the same page: the engine, the backend and the browser's chart code are all warm now
+    started = time.perf_counter()
+    run_button(page).click()
+    chart_shown(page, before=shown["Wall-clock"])
+    warm_click = time.perf_counter() - started
+    again = read_download(page, "Download this run (JSON)")
+    assert page.get_by_test_id("stMetricValue").first.inner_text() == f"{again['wall_s']:.3f} s"
+    with open(os.path.join(ARTIFACTS, "click-to-chart.json"), "w") as f:     # P7 of the benchmark
+        json.dump({"first_click_to_chart_s": click_to_chart, "first_wall_s": report["wall_s"],
+                   "first_beyond_wall_s": click_to_chart - report["wall_s"], "warm_click_to_chart_s": warm_click,
+                   "warm_wall_s": again["wall_s"], "warm_beyond_wall_s": warm_click - again["wall_s"]}, f)
     page.screenshot(path=os.path.join(ARTIFACTS, "playground.png"), full_page=True)
     page.close()
 

@@ -1,0 +1,386 @@
+"""``python -m agent_core bench``: how close the engine gets to the physical limits of this machine.
+
+Every figure is a ratio of two walls measured side by side in the same run (these machines are shared
+and noisy: absolute times are context only), each the median of a few repetitions:
+
+- P1  engine wall / bare-stdlib wall for the same calls, per mode (N=100)          target <= 1.05
+- P2  hybrid wall / critical path, 100 real HTTP calls of 200 ms                     target <= 1.10
+- P3  hybrid wall / critical path, 1,000 real HTTP calls of 200 ms                   target <= 5
+- P4  process-pool true speedup, 4 x 200 ms of pure-Python CPU, on this machine      target >= 1.9
+- P5  a subprocess call's overhead / the interpreter-start floor                     target <= 1.5
+- P6  hybrid max event-loop lag with blocking and CPU tools in the workload          target <= 10 ms
+- P7  Playground click -> chart, beyond the run's wall (measured by the browser test) target <= 300 ms
+
+"Critical path" in P2 and P3 is the physical floor: one such call alone, uncontended (~200 ms).
+``--quick`` shrinks every N (CI runs it to prove the benchmark works); targets are never asserted.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import marshal
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from . import runner
+from ._pool import warm_pool
+from ._spawn import child_env, python_argv
+from .calls import call_blocking
+from .catalog import CATALOG, resolve_params
+from .tools import ToolContext, llm_target
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CLICK_TO_CHART = os.path.join(ROOT, "test-artifacts", "click-to-chart.json")
+TARGETS = {"P1": ("<=", 1.05), "P2": ("<=", 1.10), "P3": ("<=", 5.0), "P4": (">=", 1.9), "P5": ("<=", 1.5),
+           "P6": ("<=", 10.0), "P7": ("<=", 300.0)}
+TITLES = {"P1": "engine wall / bare-stdlib wall, same calls, worst mode",
+          "P2": "hybrid wall / critical path, 100 HTTP calls of 200 ms",
+          "P3": "hybrid wall / critical path, 1,000 HTTP calls of 200 ms",
+          "P4": "process-pool true speedup, 4 x 200 ms pure-Python CPU",
+          "P5": "subprocess per-call overhead / interpreter-start floor",
+          "P6": "hybrid max loop lag (ms), blocking + CPU tools in the workload",
+          "P7": "Playground click -> chart beyond the run's wall (ms), browser"}
+
+
+# Why a figure can miss its target here, and what was tried: printed in BENCHMARKS.md when it does.
+MISSED = {
+    "P1": "The engine's own work per call (two clock readings, a CPU meter around each step of the coroutine, "
+          "an asyncio.timeout, a record) is tens of microseconds; on a 0.28 s run of 100 calls that is 1-5 %, the "
+          "size of this machine's run-to-run noise (the same bare run varies by about 5 %). A/B runs at N=1,000 "
+          "without the CPU meter, without asyncio.timeout and without the heartbeat moved the median by less "
+          "than the noise (1.60 s vs 1.63 / 1.59 s), so none of them was removed.",
+    "P2": "The floor is one uncontended call (about 0.204 s). Starting 100 httpx requests costs about 1 ms of "
+          "client CPU each on the one loop thread (connection set-up through anyio, h11, the JSON answer), so "
+          "the last answer lands about 0.1 s after the floor. The same calls under a bare asyncio.gather take as "
+          "long (P1's asyncio row): the cost is httpx's, not the engine's. On this machine one default "
+          "AsyncClient takes 0.29 s (x1.45) and raw asyncio streams 0.23 s (x1.15, the floor for 100 requests), "
+          "so x1.10 is below what the hardware allows with HTTP/1.1 over fresh connections. Tried: sharded "
+          "clients (no change at N=100), uvloop in the client (5-10 % faster, not adopted: the app measures the "
+          "loop users run), trust_env=False (noise), warm keep-alive connections (slower: httpcore scans every "
+          "idle connection per request).",
+    "P3": "1,000 requests cost about 1 s of client CPU on one loop thread: a bare asyncio.gather over the same "
+          "sharded clients takes 1.1-1.3 s (x5.4-6.3) and the engine's asyncio mode the same. Hybrid also "
+          "starts its calls one loop iteration apart, which keeps the loop answering (max lag about 15 ms "
+          "instead of about 400 ms) for about 15 % more wall. Tried: an impact-ordered search index on the "
+          "server (a query cost 0.8 ms of server CPU before, 0.08 ms after: the big win), adaptive start batches "
+          "(worse lag, no gain), uvloop (5-10 %, not adopted, see P2), 10 clients of at most 100 connections "
+          "(kept: one client is O(connections x queued requests), encode/httpx#3215).",
+    "P4": "Two workers on two cores can at best halve the wall; anything else running on the machine (the "
+          "backend, another process) takes a core's share away from the pool.",
+    "P5": "A call's child imports its tool's modules on top of the bare interpreter: random and the text "
+          "vocabulary for the analysis-like scripts add about 4 ms; the trivial script used here adds about 2 ms "
+          "of our own modules and the marshal protocol.",
+    "P6": "A full collection of the app's heap or a burst of first steps on the loop shows up here; the runner "
+          "freezes the host heap during runs and hybrid staggers its starts, but a noisy neighbour still can.",
+    "P7": "The browser renders three Plotly charts after the run; on a loaded 2-core machine that alone can take "
+          "longer than 300 ms.",
+}
+
+
+def machine() -> dict:
+    model = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
+    except OSError:
+        pass
+    return {"cores": os.cpu_count(), "cpu": model, "python": platform.python_version(),
+            "implementation": platform.python_implementation(), "platform": platform.platform(terse=True),
+            "event_loop": "asyncio (default selector loop)", "switch_interval_ms": sys.getswitchinterval() * 1000}
+
+
+def _median(fn: Callable[[], float], reps: int) -> tuple[float, list[float]]:
+    values = [fn() for _ in range(reps)]
+    return statistics.median(values), values
+
+
+def _figure(key: str, value: float | None, detail: dict) -> dict:
+    op, target = TARGETS[key]
+    holds = None if value is None else (value <= target if op == "<=" else value >= target)
+    return {"title": TITLES[key], "value": None if value is None else round(value, 3),
+            "target": f"{op} {target:g}", "holds": holds, "detail": detail}
+
+
+# -- P1: the engine against the same calls orchestrated with the bare standard library ------------------------
+
+class _Bare:
+    """The same tool calls as the engine's, orchestrated by hand with plain stdlib primitives."""
+
+    def __init__(self) -> None:
+        from .backend import ensure_backend
+        url = ensure_backend().url
+        llm_url, model, key = llm_target(url)
+        self.ctx_args = {"seed": 0, "timeout_s": 30.0, "base_url": url, "llm_base_url": llm_url, "llm_model": model,
+                         "llm_api_key": key}
+
+    def ctx(self, call_id: str, http=None) -> ToolContext:
+        return ToolContext(call_id, http=http, **self.ctx_args)
+
+    def sequential(self, tool: str, params: dict, n: int) -> float:
+        from .tools.http_tools import new_sync_client
+        impl = CATALOG[tool].impl("sync")
+        with new_sync_client() as client:
+            t = time.perf_counter()
+            for i in range(n):
+                impl(params, self.ctx(f"{tool}#{i + 1}", client))
+            return time.perf_counter() - t
+
+    def gather(self, tool: str, params: dict, n: int) -> float:
+        from .tools.http_tools import AsyncClients
+        impl = CATALOG[tool].impl("aio")
+
+        async def main() -> float:
+            clients = AsyncClients(n)
+            t = time.perf_counter()
+            await asyncio.gather(*(impl(params, self.ctx(f"{tool}#{i + 1}", clients.for_call(i))) for i in range(n)))
+            wall = time.perf_counter() - t
+            await clients.aclose()
+            return wall
+
+        return asyncio.run(main())
+
+    def threads(self, tool: str, params: dict, n: int, workers: int) -> float:
+        from .tools.http_tools import new_sync_client
+        impl = CATALOG[tool].impl("sync")
+        with new_sync_client() as client, ThreadPoolExecutor(workers) as pool:
+            list(pool.map(lambda i: i, range(workers)))          # threads started before the clock
+            t = time.perf_counter()
+            list(pool.map(lambda i: impl(params, self.ctx(f"{tool}#{i + 1}", client)), range(n)))
+            return time.perf_counter() - t
+
+    def process_pool(self, tool: str, params: dict, n: int, workers: int) -> float:
+        pool = warm_pool(workers)                                # the same warm workers the engine uses
+        t = time.perf_counter()
+        list(pool.map(call_blocking, [tool] * n, [params] * n, [self.ctx(f"{tool}#{i + 1}") for i in range(n)]))
+        return time.perf_counter() - t
+
+    def _request(self, tool: str, params: dict, call_id: str) -> bytes:
+        spec = CATALOG[tool]
+        return marshal.dumps({"module": spec.module, "function": spec.sync, "params": params,
+                              "ctx": self.ctx(call_id).to_dict(),
+                              "limits": {"cpu_s": 31, "wall_s": 32, "mem_mb": 1024}})
+
+    def subprocesses(self, tool: str, params: dict, n: int, workers: int) -> float:
+        argv, env = python_argv("agent_core._child_main:main"), child_env()
+        requests = [self._request(tool, params, f"{tool}#{i + 1}") for i in range(n)]
+        with ThreadPoolExecutor(workers) as pool:
+            t = time.perf_counter()
+            list(pool.map(lambda r: subprocess.run(argv, input=r, capture_output=True, env=env, timeout=30,
+                                                   start_new_session=True), requests))
+            return time.perf_counter() - t
+
+    def hybrid(self, mix: dict[str, int], params: dict[str, dict]) -> float:
+        from .tools.http_tools import AsyncClients, new_sync_client
+        argv, env = python_argv("agent_core._child_main:main"), child_env()
+        pool = warm_pool(os.cpu_count() or 1)
+
+        async def main() -> float:
+            loop = asyncio.get_running_loop()
+            clients = AsyncClients(sum(n for t, n in mix.items() if CATALOG[t].kind == "io"))
+            blocking = sum(n for t, n in mix.items() if CATALOG[t].kind == "blocking")
+            with new_sync_client() as client, ThreadPoolExecutor(max(1, blocking)) as threads:
+                await asyncio.gather(*(loop.run_in_executor(threads, int) for _ in range(max(1, blocking))))
+                jobs = []
+                t = time.perf_counter()
+                for tool, n in mix.items():
+                    spec, p = CATALOG[tool], params[tool]
+                    for i in range(n):
+                        cid = f"{tool}#{i + 1}"
+                        if spec.kind == "io":
+                            jobs.append(spec.impl("aio")(p, self.ctx(cid, clients.for_call(len(jobs)))))
+                        elif spec.kind == "blocking":
+                            jobs.append(loop.run_in_executor(threads, spec.impl("sync"), p, self.ctx(cid, client)))
+                        elif spec.kind == "cpu":
+                            jobs.append(loop.run_in_executor(pool, call_blocking, tool, p, self.ctx(cid)))
+                        else:
+                            jobs.append(self._child(argv, env, self._request(tool, p, cid)))
+                await asyncio.gather(*jobs)
+                wall = time.perf_counter() - t
+            await clients.aclose()
+            return wall
+
+        return asyncio.run(main())
+
+    @staticmethod
+    async def _child(argv: list[str], env: dict, request: bytes) -> bytes:
+        proc = await asyncio.create_subprocess_exec(*argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                                    stderr=subprocess.PIPE, env=env, start_new_session=True)
+        out, _ = await proc.communicate(request)
+        return out
+
+
+def p1(n: int, reps: int) -> dict:
+    bare = _Bare()
+    p = {"web_search": resolve_params("web_search", {"latency_ms": 200, "jitter": 0}),
+         "legacy_sdk": resolve_params("legacy_sdk", {"latency_ms": 100, "jitter": 0}),
+         "analysis": resolve_params("analysis", {"work": 20_000}),
+         "sandboxed_script": resolve_params("sandboxed_script", {"script": "primes", "size": 100})}
+    seq_search = resolve_params("web_search", {"latency_ms": 20, "jitter": 0})
+    mix = {"web_search": n * 6 // 10, "legacy_sdk": n * 2 // 10, "analysis": n // 10, "sandboxed_script": n // 10}
+    cases = {
+        "sequential": (f"web_search:{n}", {"web_search": seq_search}, None,
+                       lambda: bare.sequential("web_search", seq_search, n)),
+        "asyncio": (f"web_search:{n}", p, None, lambda: bare.gather("web_search", p["web_search"], n)),
+        "threads": (f"legacy_sdk:{n}", p, 32, lambda: bare.threads("legacy_sdk", p["legacy_sdk"], n, 32)),
+        "process-pool": (f"analysis:{n}", p, os.cpu_count(),
+                         lambda: bare.process_pool("analysis", p["analysis"], n, os.cpu_count() or 1)),
+        "subprocess": (f"sandboxed_script:{n}", p, 8, lambda: bare.subprocesses("sandboxed_script",
+                                                                              p["sandboxed_script"], n, 8)),
+        "hybrid": (",".join(f"{t}:{k}" for t, k in mix.items()), p, None, lambda: bare.hybrid(mix, p)),
+    }
+    detail = {}
+    for mode, (spec, params, workers, bare_run) in cases.items():
+        engine_walls, bare_walls = [], []
+        for _ in range(reps):                   # interleaved, so drift hits both sides alike
+            engine_walls.append(runner.run(spec, mode, params=params, workers=workers).wall_s)
+            bare_walls.append(bare_run())
+        e, b = statistics.median(engine_walls), statistics.median(bare_walls)
+        detail[mode] = {"workload": spec, "engine_s": round(e, 4), "bare_s": round(b, 4), "ratio": round(e / b, 3)}
+    worst = max(detail, key=lambda m: detail[m]["ratio"])
+    return _figure("P1", detail[worst]["ratio"], {"worst": worst, "n": n, "reps": reps, "modes": detail})
+
+
+# -- P2, P3: hybrid against the physical floor ---------------------------------------------------------------
+
+def _floor_s(reps: int) -> float:
+    params = {"web_search": {"latency_ms": 200, "jitter": 0}}
+    return statistics.median(runner.run("web_search:1", "sequential", params=params).wall_s for _ in range(reps))
+
+
+def p_http(key: str, n: int, reps: int, floor: float) -> dict:
+    params = {"web_search": {"latency_ms": 200, "jitter": 0}}
+    reports = [runner.run(f"web_search:{n}", "hybrid", params=params) for _ in range(reps)]
+    wall = statistics.median(r.wall_s for r in reports)
+    return _figure(key, wall / floor, {"n": n, "wall_s": round(wall, 4), "critical_path_s": round(floor, 4),
+                                       "wall_over_longest_call": round(statistics.median(
+                                           r.wall_s / r.critical_path_s for r in reports), 3),
+                                       "max_loop_lag_ms": round(max(r.loop_lag_max_ms for r in reports), 1),
+                                       "all_ok": all(r.ok for r in reports)})
+
+
+# -- P4: CPU work across cores -------------------------------------------------------------------------------
+
+def p4(reps: int) -> dict:
+    from .tools.analysis import analysis
+    analysis({"work": 100_000}, ToolContext("warm", 0, 30))        # the first call pays one-time costs
+    t = time.perf_counter()
+    analysis({"work": 100_000}, ToolContext("calibrate", 0, 30))
+    per_word = (time.perf_counter() - t) / 100_000
+    work = max(1_000, min(1_000_000, int(0.2 / per_word)))          # ~200 ms of pure Python per call
+    runs = sorted((runner.compare("analysis:4", ["process-pool"], params={"analysis": {"work": work}})
+                   for _ in range(reps)), key=lambda pair: pair[1].true_speedup)
+    seq, pool = runs[len(runs) // 2]                                # the median run
+    return _figure("P4", pool.true_speedup, {"work_words": work, "sequential_s": round(seq.wall_s, 4),
+                                             "process_pool_s": round(pool.wall_s, 4), "cores": os.cpu_count(),
+                                             "speedups": [round(p.true_speedup, 3) for _, p in runs]})
+
+
+# -- P5: what a child costs beyond starting Python -----------------------------------------------------------
+
+def p5(reps: int) -> dict:
+    from ._execute import run_tool
+    from .childproc import run_in_child
+
+    def floor() -> float:
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-I", "-S", "-c", "pass"], check=True)
+        return time.perf_counter() - t
+
+    params = resolve_params("sandboxed_script", {"script": "primes", "size": 100})
+    ctx = ToolContext("sandboxed_script#1", 0, 10)
+
+    def timed(fn) -> float:
+        t = time.perf_counter()
+        fn()
+        return time.perf_counter() - t
+
+    start_floor, _ = _median(floor, reps)
+    in_process, _ = _median(lambda: timed(lambda: run_tool(CATALOG["sandboxed_script"].impl("sync"), params, ctx)),
+                            reps)
+    child, _ = _median(lambda: timed(lambda: run_in_child("sandboxed_script", params, ctx)), reps)
+    overhead = child - in_process
+    return _figure("P5", overhead / start_floor, {
+        "floor_ms": round(start_floor * 1000, 2), "child_call_ms": round(child * 1000, 2),
+        "in_process_ms": round(in_process * 1000, 3), "overhead_ms": round(overhead * 1000, 2),
+        "call": "sandboxed_script primes size=100 (a trivial allow-listed script)", "floor": "python -I -S -c pass"})
+
+
+# -- P6: the loop's responsiveness in the hybrid mode -------------------------------------------------------
+
+P6_SPEC = "llm_call:10,web_search:10,memory_write:4,legacy_sdk:4,analysis:4"
+
+
+def p6(reps: int) -> dict:
+    lags = [runner.run(P6_SPEC, "hybrid").loop_lag_max_ms for _ in range(reps)]
+    return _figure("P6", statistics.median(lags), {"workload": P6_SPEC, "worst_ms": round(max(lags), 2),
+                                                   "max_lag_ms_per_run": [round(x, 2) for x in lags]})
+
+
+# -- P7: read from the browser test ------------------------------------------------------------------------
+
+def p7() -> dict:
+    try:
+        with open(CLICK_TO_CHART, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return _figure("P7", None, {"note": "not measured: run the browser tests (bash scripts/test.sh), which "
+                                            f"write {os.path.relpath(CLICK_TO_CHART, ROOT)}"})
+    return _figure("P7", 1000 * data["warm_beyond_wall_s"], {k: round(v, 4) if isinstance(v, float) else v
+                                                             for k, v in data.items()})
+
+
+def run_bench(quick: bool = False, progress: Callable[[str], None] | None = None) -> dict:
+    """Every figure, measured now. ``quick`` uses small N and single repetitions (a smoke test)."""
+    say = progress or (lambda _: None)
+    reps = 1 if quick else 3
+    runner.warm_up()
+    figures = {}
+    say("P1: the engine against bare stdlib, per mode")
+    figures["P1"] = p1(10 if quick else 100, reps)
+    say("P2, P3: hybrid against the physical floor")
+    floor = _floor_s(3)
+    figures["P2"] = p_http("P2", 10 if quick else 100, reps, floor)
+    figures["P3"] = p_http("P3", 100 if quick else 1000, reps, floor)
+    say("P4: CPU work across cores")
+    figures["P4"] = p4(reps)
+    say("P5: what a child costs")
+    figures["P5"] = p5(5 if quick else 30)
+    say("P6: the loop's lag in hybrid")
+    figures["P6"] = p6(2 if quick else 7)
+    figures["P7"] = p7()
+    return {"machine": machine(), "quick": quick, "figures": figures}
+
+
+def table(result: dict) -> str:
+    rows = [["id", "figure", "value", "target", "holds"]]
+    for key, f in result["figures"].items():
+        value = "—" if f["value"] is None else f"{f['value']:.3f}"
+        rows.append([key, f["title"], value, f["target"], {True: "yes", False: "NO", None: "—"}[f["holds"]]])
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    return "\n".join("| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" +
+                     ("\n|" + "|".join("-" * (w + 2) for w in widths) + "|" if i == 0 else "")
+                     for i, r in enumerate(rows))
+
+
+def markdown(result: dict, seconds: float) -> str:
+    m = result["machine"]
+    lines = ["# Benchmarks", "",
+             "Regenerated by `python -m agent_core bench --markdown BENCHMARKS.md` (P7 comes from the browser test, "
+             "`tests/test_browser.py`, run just before). Ratios of walls measured side by side in one run, each the "
+             "median of a few repetitions; absolute times are context only. Targets are goals, never asserted in "
+             "tests.",
+             "", f"Machine: {m['cores']} cores ({m['cpu'] or 'unknown CPU'}), {m['implementation']} {m['python']}, "
+             f"{m['platform']}, {m['event_loop']}, GIL switch interval {m['switch_interval_ms']:g} ms. "
+             f"This run took {seconds:.0f} s.", "", table(result), "", "## Details", ""]
+    for key, f in result["figures"].items():
+        lines += [f"### {key}: {f['title']}", ""]
+        if f["holds"] is False:
+            lines += [f"**Why {key} misses its target here.** {MISSED[key]}", ""]
+        lines += ["```json", json.dumps(f["detail"], indent=1), "```", ""]
+    return "\n".join(lines)
