@@ -18,7 +18,7 @@ from .streamlit_server import CHROMIUM, CHROMIUM_ARGS, ROOT, streamlit_server
 pytestmark = pytest.mark.browser
 ARTIFACTS = os.path.join(ROOT, "test-artifacts")
 DEEP_LINKS = {"/": "Playground", "/Compare": "Compare modes", "/Failures": "Failures", "/Event_loop": "Event loop",
-              "/Guide": "Guide"}
+              "/Scaling": "Scaling", "/Guide": "Guide"}
 
 
 @pytest.fixture(scope="module")
@@ -162,4 +162,21 @@ def test_the_failures_page_runs_a_crash_under_every_mode_without_an_exception(br
     assert all(hosts[m]["survived"] is False for m in ("sequential", "asyncio", "threads"))
     expect(page.get_by_role("heading", level=1)).to_contain_text("Failures")    # the app is still serving
     page.screenshot(path=os.path.join(ARTIFACTS, "failures.png"))
+    page.close()
+
+
+def test_the_scaling_page_runs_its_default_sweep_and_draws_both_charts(browser, server):
+    page = new_page(browser, height=3600)
+    page.goto(server + "/Scaling")
+    started = time.perf_counter()
+    run_button(page).click()
+    expect(page.get_by_text("What the sweep found")).to_be_visible(timeout=120_000)
+    took = time.perf_counter() - started
+    for kind in ("io", "cpu"):
+        expect(page.get_by_text(f"{kind}: wall-clock against the number of calls")).to_be_visible()
+        expect(page.get_by_text(f"{kind}: overhead per call beyond the ideal")).to_be_visible()
+    no_exception(page)
+    with open(os.path.join(ARTIFACTS, "scaling-default-sweep.json"), "w") as f:
+        json.dump({"click_to_charts_s": took}, f)
+    page.screenshot(path=os.path.join(ARTIFACTS, "scaling.png"))
     page.close()

@@ -14,7 +14,8 @@ from ui import measure as measuring
 from .conftest import ROOT
 
 APP = os.path.join(ROOT, "app.py")
-PAGES = ["app.py", "pages/1_Compare.py", "pages/2_Failures.py", "pages/3_Event_loop.py", "pages/5_Guide.py"]
+PAGES = ["app.py", "pages/1_Compare.py", "pages/2_Failures.py", "pages/3_Event_loop.py", "pages/4_Scaling.py",
+         "pages/5_Guide.py"]
 
 
 def open_page(page: str, timeout: float = 120) -> AppTest:
@@ -168,3 +169,22 @@ def test_the_event_loop_page_shows_the_loop_freeze_in_asyncio_and_not_in_hybrid(
     table = at.dataframe[0].value
     lag_of = dict(zip(table["how"], table["max loop lag ms"], strict=True))
     assert lag_of["sqlite3 on the loop"] > 2 * max(lag_of["aiosqlite"], lag_of["sqlite3 in a thread"])
+
+
+def test_the_scaling_page_sweeps_and_draws_wall_and_overhead_for_each_workload():
+    at = open_page("pages/4_Scaling.py", timeout=300)
+    at.session_state["scale.budget"] = 10
+    at.session_state["scale.top"] = 30
+    at.session_state["scale.workers"] = False
+    at.button(key="scale.run").click().run()
+    assert not at.exception and not at.error
+    points = at.session_state["scale.points"]
+    assert {p.workload for p in points} == {"io", "cpu"} and max(p.n for p in points) == 30
+    titles = [f["layout"]["title"]["text"] for f in figures(at)]
+    for kind in ("io", "cpu"):
+        assert f"{kind}: wall-clock against the number of calls" in titles
+        assert f"{kind}: overhead per call beyond the ideal" in titles
+    wall = next(f for f in figures(at) if f["layout"]["title"]["text"] == "io: wall-clock against the number of calls")
+    asyncio_line = next(tr for tr in wall["data"] if tr["name"] == "asyncio")
+    measured = sorted((p.n, p.wall_s) for p in points if p.workload == "io" and p.mode == "asyncio" and p.wall_s)
+    assert list(zip(asyncio_line["x"], asyncio_line["y"], strict=True)) == measured

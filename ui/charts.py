@@ -5,6 +5,8 @@ axis (``px.timeline`` forces a date axis and would zero numeric durations).
 """
 from __future__ import annotations
 
+import math
+
 import plotly.graph_objects as go
 
 from agent_core.catalog import CATALOG
@@ -185,3 +187,68 @@ def lag_overlay(reports: list[RunReport], labels: list[str], title: str) -> go.F
     fig.update_xaxes(title_text="milliseconds since the run started", rangemode="tozero")
     fig.update_yaxes(title_text="lag (ms)", rangemode="tozero")
     return _layout(fig, title, 320)
+
+
+def _knee_notes(fig: go.Figure, knees: list[dict], points: list, y_of) -> None:
+    """Mark each knee; both axes are logarithmic, where Plotly places annotations by log10 of the value."""
+    for k in knees:
+        p = next((p for p in points if p.mode == k["mode"] and p.n == k["n"] and p.wall_s is not None), None)
+        if p is not None:
+            fig.add_annotation(x=math.log10(p.n), y=math.log10(y_of(p)), text=f"{k['mode']}: "
+                               f"{k['cause'].split(':')[0]}", showarrow=True, arrowhead=2, ax=-30, ay=-28,
+                               font={"size": 11}, bgcolor="rgba(255,255,255,0.8)")
+
+
+def _legend_below(fig: go.Figure) -> go.Figure:
+    fig.update_layout(legend={"orientation": "h", "y": -0.22, "yanchor": "top", "x": 0, "xanchor": "left"},
+                      margin={"b": 90})
+    return fig
+
+
+def scaling_wall(points: list, kind: str, knees: list[dict]) -> go.Figure:
+    """Wall-clock against the number of calls, one line per mode, the ideal dashed; knees annotated."""
+    series = [p for p in points if p.workload == kind and p.axis == "n"]
+    fig = go.Figure()
+    for mode in dict.fromkeys(p.mode for p in series):
+        ps = sorted((p for p in series if p.mode == mode and p.wall_s is not None), key=lambda p: p.n)
+        fig.add_trace(go.Scatter(x=[p.n for p in ps], y=[p.wall_s for p in ps], mode="lines+markers", name=mode,
+                                 line={"color": MODE_COLORS.get(mode, "#888888")},
+                                 hovertemplate=f"{mode}: %{{x}} calls in %{{y:.3f}} s<extra></extra>"))
+    ideal = sorted({(p.n, p.ideal_s) for p in series})
+    fig.add_trace(go.Scatter(x=[n for n, _ in ideal], y=[s for _, s in ideal], mode="lines", name="ideal",
+                             line={"color": "#333333", "dash": "dash"}))
+    _knee_notes(fig, knees, series, lambda p: p.wall_s)
+    fig.update_xaxes(type="log", title_text="calls")
+    fig.update_yaxes(type="log", title_text="wall-clock (s)")
+    return _legend_below(_layout(fig, f"{kind}: wall-clock against the number of calls", 420))
+
+
+def scaling_overhead(points: list, kind: str, knees: list[dict]) -> go.Figure:
+    """Overhead per call (how far past the ideal, divided by the calls) against the number of calls."""
+    series = [p for p in points if p.workload == kind and p.axis == "n" and p.wall_s is not None]
+    fig = go.Figure()
+    floor_ms = 0.01                         # a log axis has no zero: below this the overhead is noise
+    for mode in dict.fromkeys(p.mode for p in series):
+        ps = sorted((p for p in series if p.mode == mode), key=lambda p: p.n)
+        fig.add_trace(go.Scatter(x=[p.n for p in ps], y=[max(floor_ms, p.overhead_per_call_ms) for p in ps],
+                                 mode="lines+markers", name=mode, line={"color": MODE_COLORS.get(mode, "#888888")},
+                                 hovertemplate=f"{mode}: %{{y:.2f}} ms per call at %{{x}} calls<extra></extra>"))
+    _knee_notes(fig, knees, series, lambda p: max(floor_ms, p.overhead_per_call_ms))
+    fig.update_xaxes(type="log", title_text="calls")
+    fig.update_yaxes(type="log", title_text="overhead per call (ms)")
+    return _legend_below(_layout(fig, f"{kind}: overhead per call beyond the ideal", 420))
+
+
+def scaling_workers(points: list, kind: str) -> go.Figure:
+    """Wall-clock against the pool size (or asyncio's concurrency cap), at a fixed number of calls."""
+    series = [p for p in points if p.workload == kind and p.axis == "workers" and p.wall_s is not None]
+    fig = go.Figure()
+    for mode in dict.fromkeys(p.mode for p in series):
+        ps = sorted((p for p in series if p.mode == mode), key=lambda p: p.workers)
+        fig.add_trace(go.Scatter(x=[p.workers for p in ps], y=[p.wall_s for p in ps], mode="lines+markers", name=mode,
+                                 line={"color": MODE_COLORS.get(mode, "#888888")},
+                                 hovertemplate=f"{mode}: %{{x}} workers, %{{y:.3f}} s<extra></extra>"))
+    n = series[0].n if series else 0
+    fig.update_xaxes(type="log", title_text="workers (pool size / concurrency cap)")
+    fig.update_yaxes(type="log", title_text="wall-clock (s)")
+    return _legend_below(_layout(fig, f"{kind}: {n} calls, wall-clock against the workers", 380))

@@ -14,6 +14,7 @@ from typing import TypeVar
 import streamlit as st
 
 from agent_core import RunReport, TaskRecord
+from agent_core.scaling import Progress
 
 T = TypeVar("T")
 WAIT_LIMIT_S = 600.0          # the longest a bounded run can take, with margin
@@ -31,9 +32,9 @@ def busy() -> bool:
 def measure(label: str, total_calls: int, job: Callable[[Callable[[object], None]], T]) -> T:
     """Run ``job(report_event)`` in a worker thread and show its progress; return what it returns.
 
-    ``job`` passes each finished :class:`TaskRecord` (and, for comparisons, each :class:`RunReport`)
-    to ``report_event``. The lock is released by the worker when the engine is done, even if the page
-    that started it has gone away.
+    ``job`` passes each finished :class:`TaskRecord` (and, for comparisons, each :class:`RunReport`; for
+    sweeps, each :class:`~agent_core.scaling.Progress`) to ``report_event``. The lock is released by the
+    worker when the engine is done, even if the page that started it has gone away.
     """
     if not _MEASURING.acquire(blocking=False):
         with st.status("Another session is measuring right now: waiting for it to finish, so that the two "
@@ -71,6 +72,9 @@ def measure(label: str, total_calls: int, job: Callable[[Callable[[object], None
                                   f"{1000 * event.duration_s:.0f} ms on {event.worker}")
             elif isinstance(event, RunReport):
                 status.update(label=f"{label} · {event.mode} done in {event.wall_s:.2f} s")
+            elif isinstance(event, Progress):              # a sweep's points
+                bar.progress(min(1.0, event.done / max(1, event.total)),
+                             text=f"{event.done}/{event.total} · {event.text}")
         worker.join()
         if "error" in box:
             status.update(label=f"{label} · failed", state="error")

@@ -49,6 +49,7 @@ def engine_ready(timeout_s: float = 60.0) -> None:
 PAGES = (("app.py", "Playground", ":material/bolt:"), ("pages/1_Compare.py", "Compare modes", ":material/balance:"),
          ("pages/2_Failures.py", "Failures", ":material/crisis_alert:"),
          ("pages/3_Event_loop.py", "Event loop", ":material/monitor_heart:"),
+         ("pages/4_Scaling.py", "Scaling", ":material/trending_up:"),
          ("pages/5_Guide.py", "Guide", ":material/explore:"))
 
 

@@ -27,7 +27,7 @@ LEGACY_SDK_TIMEOUT_S = 60.0   # like many SDKs it sets no useful timeout of its 
 CALLS_PER_ASYNC_CLIENT = 100
 _lock = threading.RLock()
 _ssl: ssl.SSLContext | None = None
-_sync: httpx.Client | None = None
+_sync: dict[bool, httpx.Client] = {}
 
 
 def ssl_context() -> ssl.SSLContext:
@@ -38,19 +38,21 @@ def ssl_context() -> ssl.SSLContext:
         return _ssl
 
 
-def new_sync_client() -> httpx.Client:
-    """A thread-safe ``httpx.Client`` sized for the largest thread pool (64 threads)."""
-    return httpx.Client(verify=ssl_context(), timeout=None,
+def new_sync_client(tls: bool = True) -> httpx.Client:
+    """A thread-safe ``httpx.Client`` sized for the largest thread pool (64 threads). ``tls=False`` skips
+    loading the CA bundle (~20 ms): only for a client that never sees an https URL."""
+    return httpx.Client(verify=ssl_context() if tls else False, timeout=None,
                         limits=httpx.Limits(max_connections=128, max_keepalive_connections=64))
 
 
-def sync_client() -> httpx.Client:
-    """This process's shared client: for pool workers and children, which outlive a run or are one call."""
-    global _sync
+def sync_client(tls: bool = False) -> httpx.Client:
+    """This process's shared client for plain-http (or, with ``tls``, https) URLs: for pool workers and
+    call children, which outlive a run or last one call. A child talking to the local backend never pays
+    for certificates."""
     with _lock:
-        if _sync is None:
-            _sync = new_sync_client()
-        return _sync
+        if tls not in _sync:
+            _sync[tls] = new_sync_client(tls)
+        return _sync[tls]
 
 
 _warmed = False
@@ -85,9 +87,9 @@ def _capture(errors: list, fn, *args) -> None:
         errors.append(exc)
 
 
-def _client(ctx: ToolContext) -> httpx.Client:
-    """The run's client when the runner gave one (in-process calls), else this process's own."""
-    return ctx.http if isinstance(ctx.http, httpx.Client) else sync_client()
+def _client(ctx: ToolContext, url: str) -> httpx.Client:
+    """The run's client when the runner gave one (in-process calls), else this process's own for ``url``."""
+    return ctx.http if isinstance(ctx.http, httpx.Client) else sync_client(tls=url.startswith("https:"))
 
 
 class AsyncClients:
@@ -137,7 +139,8 @@ def _search_detail(r: httpx.Response) -> dict:
 
 
 def web_search(p: dict, ctx: ToolContext) -> dict:
-    return _search_detail(_client(ctx).request(**_search_request(p, ctx)))
+    request = _search_request(p, ctx)
+    return _search_detail(_client(ctx, request["url"]).request(**request))
 
 
 async def aweb_search(p: dict, ctx: ToolContext) -> dict:
@@ -159,7 +162,8 @@ def _vector_detail(r: httpx.Response) -> dict:
 
 
 def vector_lookup(p: dict, ctx: ToolContext) -> dict:
-    return _vector_detail(_client(ctx).request(**_vector_request(p, ctx)))
+    request = _vector_request(p, ctx)
+    return _vector_detail(_client(ctx, request["url"]).request(**request))
 
 
 async def avector_lookup(p: dict, ctx: ToolContext) -> dict:
@@ -169,7 +173,7 @@ async def avector_lookup(p: dict, ctx: ToolContext) -> dict:
 # --- legacy_sdk (blocking: there is no async twin, that is the point) -------------------------------------
 
 def legacy_sdk(p: dict, ctx: ToolContext) -> dict:
-    r = _client(ctx).get(f"{ctx.base_url}/v1/records", params={"n": 20},
+    r = _client(ctx, ctx.base_url).get(f"{ctx.base_url}/v1/records", params={"n": 20},
                           headers=_sim_headers(ctx, latency_ms=p["latency_ms"], jitter=p["jitter"]),
                           timeout=LEGACY_SDK_TIMEOUT_S)
     r.raise_for_status()
@@ -223,7 +227,8 @@ class _TokenStream:
 
 def llm_call(p: dict, ctx: ToolContext) -> dict:
     stream = _TokenStream(ctx.timeout_s)
-    with _client(ctx).stream(**_llm_request(p, ctx)) as r:
+    request = _llm_request(p, ctx)
+    with _client(ctx, request["url"]).stream(**request) as r:
         r.raise_for_status()
         for line in r.iter_lines():
             stream.feed(line)
