@@ -33,6 +33,7 @@ from ._pool import warm_pool
 from ._spawn import child_env, python_argv
 from .calls import call_blocking
 from .catalog import CATALOG, resolve_params
+from .machine import default_processes, usable_cores
 from .tools import ToolContext, llm_target
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -90,7 +91,7 @@ def machine() -> dict:
             model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
     except OSError:
         pass
-    return {"cores": os.cpu_count(), "cpu": model, "python": platform.python_version(),
+    return {"cores": usable_cores(), "cpu": model, "python": platform.python_version(),
             "implementation": platform.python_implementation(), "platform": platform.platform(terse=True),
             "event_loop": "asyncio (default selector loop)", "switch_interval_ms": sys.getswitchinterval() * 1000}
 
@@ -178,7 +179,7 @@ class _Bare:
     def hybrid(self, mix: dict[str, int], params: dict[str, dict]) -> float:
         from .tools.http_tools import AsyncClients, new_sync_client
         argv, env = python_argv("agent_core._child_main:main"), child_env()
-        pool = warm_pool(os.cpu_count() or 1)
+        pool = warm_pool(default_processes())
 
         async def main() -> float:
             loop = asyncio.get_running_loop()
@@ -228,8 +229,8 @@ def p1(n: int, reps: int) -> dict:
                        lambda: bare.sequential("web_search", seq_search, n)),
         "asyncio": (f"web_search:{n}", p, None, lambda: bare.gather("web_search", p["web_search"], n)),
         "threads": (f"legacy_sdk:{n}", p, 32, lambda: bare.threads("legacy_sdk", p["legacy_sdk"], n, 32)),
-        "process-pool": (f"analysis:{n}", p, os.cpu_count(),
-                         lambda: bare.process_pool("analysis", p["analysis"], n, os.cpu_count() or 1)),
+        "process-pool": (f"analysis:{n}", p, default_processes(),
+                         lambda: bare.process_pool("analysis", p["analysis"], n, default_processes())),
         "subprocess": (f"sandboxed_script:{n}", p, 8, lambda: bare.subprocesses("sandboxed_script",
                                                                               p["sandboxed_script"], n, 8)),
         "hybrid": (",".join(f"{t}:{k}" for t, k in mix.items()), p, None, lambda: bare.hybrid(mix, p)),
@@ -277,7 +278,7 @@ def p4(reps: int) -> dict:
                    for _ in range(reps)), key=lambda pair: pair[1].true_speedup)
     seq, pool = runs[len(runs) // 2]                                # the median run
     return _figure("P4", pool.true_speedup, {"work_words": work, "sequential_s": round(seq.wall_s, 4),
-                                             "process_pool_s": round(pool.wall_s, 4), "cores": os.cpu_count(),
+                                             "process_pool_s": round(pool.wall_s, 4), "cores": usable_cores(),
                                              "speedups": [round(p.true_speedup, 3) for _, p in runs]})
 
 

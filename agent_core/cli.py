@@ -7,11 +7,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 import time
 
 from . import runner
 from .catalog import CATALOG, KINDS
 from .errors import AgentCoreError, BadInput
+from .explain import explain_compare, explain_run
 from .faults import FAULT_KINDS
 from .modes import MODES, get_mode
 from .records import RunReport
@@ -138,6 +140,8 @@ def _print_run(rep: RunReport) -> None:
         print(_failures(rep))
     for line in _boundaries(rep):
         print(line)
+    print()
+    print(textwrap.fill(" ".join(explain_run(rep)), 110))
 
 
 def _print_compare(reports: list[RunReport]) -> None:
@@ -151,8 +155,9 @@ def _print_compare(reports: list[RunReport]) -> None:
                      _x(r.speedup), _x(r.true_speedup), str(r.peak_concurrency), _ms(r.loop_lag_max_ms),
                      f"{r.statuses.get('ok', 0)}/{len(r.tasks)}"])
     print(_table(rows, right=set(range(1, 10))))
-    best = min(reports, key=lambda r: r.wall_s)
-    print(f"\nfastest: {best.mode} — {best.wall_s:.3f} s, {_x(best.true_speedup)} the sequential run")
+    print()
+    for line in explain_compare(reports):
+        print(textwrap.fill(line, 110, subsequent_indent="  "))
 
 
 def _print_tools() -> None:

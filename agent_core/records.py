@@ -6,8 +6,9 @@ the true speedup (sequential wall / this wall) is ×1.0. CPU time per call tells
 """
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass, field
+
+from .machine import usable_cores
 
 
 @dataclass
@@ -62,7 +63,7 @@ class RunReport:
     abandoned: list[str] = field(default_factory=list)  # calls whose threads were still running at the end
     pool_replaced: bool = False                         # the process pool broke or was killed, and is replaced
     host: dict | None = None                            # the sacrificial child that hosted the run, if any
-    cores: int = field(default_factory=lambda: os.cpu_count() or 1)
+    cores: int = field(default_factory=usable_cores)
 
     @property
     def sum_task_s(self) -> float:
@@ -146,4 +147,4 @@ class RunReport:
                    started_at=data.get("started_at") or 0.0, faults=data.get("faults") or [],
                    abandoned=data.get("abandoned") or [], pool_replaced=bool(data.get("pool_replaced")),
                    host=data.get("host"),
-                   cores=data.get("cores") or os.cpu_count() or 1)
+                   cores=data.get("cores") or usable_cores())

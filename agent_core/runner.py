@@ -38,6 +38,7 @@ from ._pool import discard_pool, warm_pool
 from ._threads import DaemonThreadPool
 from .calls import call_async, call_blocking, pool_task
 from .heartbeat import Heartbeat
+from .machine import default_processes
 from .modes import MODES, Plan, get_mode
 from .records import RunReport, TaskRecord
 from .tools import ToolContext, llm_target
@@ -483,7 +484,7 @@ def warm_up(processes: int | None = None) -> None:
     from .backend import ensure_backend
     from .tools import http_tools
     http_tools.warm_up(ensure_backend().url)
-    warm_pool(processes or os.cpu_count() or 1)
+    warm_pool(processes or default_processes())
 
 
 def _sync_run(strategy, run: Run) -> RunReport:

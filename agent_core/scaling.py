@@ -8,7 +8,6 @@ whose predicted wall would break the budget is skipped, and says so.
 """
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
@@ -16,6 +15,7 @@ from dataclasses import asdict, dataclass
 from . import runner
 from .catalog import CATALOG
 from .errors import BadInput
+from .machine import usable_cores
 from .modes import MODES
 
 SIZES = (1, 3, 10, 30, 100, 300, 1000)
@@ -80,7 +80,7 @@ def _calibrate(kind: str, tool: str, params: dict) -> float:
 
 
 def _ideal(kind: str, unit: float, n: int) -> float:
-    return unit if kind == "io" else unit * n / (os.cpu_count() or 1)
+    return unit if kind == "io" else unit * n / usable_cores()
 
 
 def sweep(kinds: Iterable[str] = ("io", "cpu"), modes: Iterable[str] = MODES, sizes: Iterable[int] = SIZES,
@@ -122,7 +122,7 @@ def sweep(kinds: Iterable[str] = ("io", "cpu"), modes: Iterable[str] = MODES, si
         elif axis == "n":
             predicted = prev.wall_s * n / prev.n          # linear: an upper bound for the concurrent modes
         else:                                          # only workers that can be busy at once count
-            busy = n if kind == "io" else (os.cpu_count() or 1)
+            busy = n if kind == "io" else usable_cores()
             predicted = prev.wall_s * min(prev.workers or 1, busy) / min(w, busy)
         left = min(share_s - spent.get((kind, mode, axis), 0.0), budget_s - (time.monotonic() - started))
         if prev is not None and prev.wall_s is None:

@@ -10,6 +10,7 @@ import pytest
 
 import agent_core
 from agent_core.errors import BadInput
+from agent_core.machine import default_processes
 from agent_core.modes import MODES
 
 from .conftest import call_children
@@ -72,7 +73,7 @@ def test_process_pool_runs_calls_in_worker_processes(mixed_reports):
     r = mixed_reports["process-pool"]
     pids = {t.worker for t in r.tasks}
     assert all(re.fullmatch(r"pid \d+", w) for w in pids)
-    assert len(pids) <= 2, "the pool has os.cpu_count() workers by default"
+    assert len(pids) <= default_processes(), "one worker per usable core by default"
 
 
 def test_subprocess_gives_every_call_a_process_of_its_own(mixed_reports):

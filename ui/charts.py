@@ -22,8 +22,8 @@ FONT = {"family": "Inter, -apple-system, Segoe UI, sans-serif", "size": 13}
 
 def _layout(fig: go.Figure, title: str, height: int) -> go.Figure:
     fig.update_layout(title={"text": title, "x": 0, "font": {"size": 15}}, height=height, font=FONT,
-                      margin={"l": 10, "r": 10, "t": 56, "b": 40},
-                      legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 1, "xanchor": "right"},
+                      margin={"l": 10, "r": 10, "t": 48, "b": 10},
+                      legend={"orientation": "h", "y": -0.18, "yanchor": "top", "x": 0, "xanchor": "left"},
                       plot_bgcolor="white", bargap=0.25)
     fig.update_xaxes(gridcolor="#EEEEEE", zeroline=False)
     fig.update_yaxes(gridcolor="#EEEEEE")
@@ -199,11 +199,6 @@ def _knee_notes(fig: go.Figure, knees: list[dict], points: list, y_of) -> None:
                                font={"size": 11}, bgcolor="rgba(255,255,255,0.8)")
 
 
-def _legend_below(fig: go.Figure) -> go.Figure:
-    fig.update_layout(legend={"orientation": "h", "y": -0.22, "yanchor": "top", "x": 0, "xanchor": "left"},
-                      margin={"b": 90})
-    return fig
-
 
 def scaling_wall(points: list, kind: str, knees: list[dict]) -> go.Figure:
     """Wall-clock against the number of calls, one line per mode, the ideal dashed; knees annotated."""
@@ -220,7 +215,7 @@ def scaling_wall(points: list, kind: str, knees: list[dict]) -> go.Figure:
     _knee_notes(fig, knees, series, lambda p: p.wall_s)
     fig.update_xaxes(type="log", title_text="calls")
     fig.update_yaxes(type="log", title_text="wall-clock (s)")
-    return _legend_below(_layout(fig, f"{kind}: wall-clock against the number of calls", 420))
+    return _layout(fig, f"{kind}: wall-clock against the number of calls", 420)
 
 
 def scaling_overhead(points: list, kind: str, knees: list[dict]) -> go.Figure:
@@ -236,7 +231,7 @@ def scaling_overhead(points: list, kind: str, knees: list[dict]) -> go.Figure:
     _knee_notes(fig, knees, series, lambda p: max(floor_ms, p.overhead_per_call_ms))
     fig.update_xaxes(type="log", title_text="calls")
     fig.update_yaxes(type="log", title_text="overhead per call (ms)")
-    return _legend_below(_layout(fig, f"{kind}: overhead per call beyond the ideal", 420))
+    return _layout(fig, f"{kind}: overhead per call beyond the ideal", 420)
 
 
 def scaling_workers(points: list, kind: str) -> go.Figure:
@@ -251,4 +246,4 @@ def scaling_workers(points: list, kind: str) -> go.Figure:
     n = series[0].n if series else 0
     fig.update_xaxes(type="log", title_text="workers (pool size / concurrency cap)")
     fig.update_yaxes(type="log", title_text="wall-clock (s)")
-    return _legend_below(_layout(fig, f"{kind}: {n} calls, wall-clock against the workers", 380))
+    return _layout(fig, f"{kind}: {n} calls, wall-clock against the workers", 380)

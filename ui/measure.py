@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -18,6 +19,7 @@ from agent_core.scaling import Progress
 
 T = TypeVar("T")
 WAIT_LIMIT_S = 600.0          # the longest a bounded run can take, with margin
+PROGRESS_EVERY_S = 0.1
 _MEASURING = threading.Lock()
 
 
@@ -63,13 +65,16 @@ def measure(label: str, total_calls: int, job: Callable[[Callable[[object], None
         except BaseException:
             _MEASURING.release()
             raise
-        done = 0
+        done, drawn = 0, 0.0
         while (event := events.get()) is not None:
             if isinstance(event, TaskRecord):
                 done += 1
-                bar.progress(min(1.0, done / max(1, total_calls)),
-                             text=f"{done}/{total_calls} calls · {event.id} {event.status} in "
-                                  f"{1000 * event.duration_s:.0f} ms on {event.worker}")
+                # at most ~10 redraws a second: this thread needs the GIL too, and the run is being measured
+                if time.monotonic() - drawn >= PROGRESS_EVERY_S or done == total_calls:
+                    drawn = time.monotonic()
+                    bar.progress(min(1.0, done / max(1, total_calls)),
+                                 text=f"{done}/{total_calls} calls · {event.id} {event.status} in "
+                                      f"{1000 * event.duration_s:.0f} ms on {event.worker}")
             elif isinstance(event, RunReport):
                 status.update(label=f"{label} · {event.mode} done in {event.wall_s:.2f} s")
             elif isinstance(event, Progress):              # a sweep's points

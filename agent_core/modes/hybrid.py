@@ -7,8 +7,7 @@ loop iteration apart, so the loop stays responsive while they start.
 """
 from __future__ import annotations
 
-import os
-
+from ..machine import default_processes
 from . import Plan
 
 SUMMARY = "each kind to its primitive from one loop: io awaited, blocking in threads, cpu in processes"
@@ -22,7 +21,7 @@ ROUTES = {"io": "call_on_loop", "blocking": "call_in_thread", "cpu": "call_in_po
 def plan(workload, workers: int | None) -> Plan:
     blocking = workload.count_kind("blocking")
     threads = (workers or min(MAX_THREADS, blocking)) if blocking else 0
-    processes = (os.cpu_count() or 1) if workload.count_kind("cpu") else 0
+    processes = default_processes() if workload.count_kind("cpu") else 0
     return Plan(workers=threads or None, threads=threads, processes=processes)
 
 

@@ -1,8 +1,7 @@
 """process-pool: every call on a warm ``ProcessPoolExecutor`` (forkserver). CPU work runs in parallel."""
 from __future__ import annotations
 
-import os
-
+from ..machine import default_processes
 from . import Plan
 
 SUMMARY = "a warm process pool: CPU work runs in parallel on every core; each call is pickled across"
@@ -12,7 +11,7 @@ MAX_WORKERS = 16
 
 
 def plan(workload, workers: int | None) -> Plan:
-    n = workers or os.cpu_count() or 1
+    n = workers or default_processes()
     return Plan(workers=n, processes=n)
 
 
