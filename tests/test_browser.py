@@ -103,17 +103,21 @@ def test_playground_run_draws_charts_and_metrics_that_agree_with_the_download(br
     assert shown["Critical path"] == f"{report['critical_path_s']:.3f} s"
     assert shown["Max loop lag"] == f"{report['loop_lag_max_ms']:.1f} ms"
     assert report["mode"] == "hybrid" and all(t["status"] == "ok" for t in report["tasks"])
-    # a second Run on the same page: the engine, the backend and the browser's chart code are all warm now
-    started = time.perf_counter()
-    run_button(page).click()
-    chart_shown(page, before=shown["Wall-clock"])
-    warm_click = time.perf_counter() - started
-    again = read_download(page, "Download this run (JSON)")
-    assert page.get_by_test_id("stMetricValue").first.inner_text() == f"{again['wall_s']:.3f} s"
+    # more Runs on the same page: the engine, the backend and the browser's chart code are all warm now
+    beyond, before = [], shown["Wall-clock"]
+    for _ in range(3):
+        started = time.perf_counter()
+        run_button(page).click()
+        chart_shown(page, before=before)
+        warm_click = time.perf_counter() - started
+        again = read_download(page, "Download this run (JSON)")
+        before = page.get_by_test_id("stMetricValue").first.inner_text()
+        assert before == f"{again['wall_s']:.3f} s"
+        beyond.append(warm_click - again["wall_s"])
     with open(os.path.join(ARTIFACTS, "click-to-chart.json"), "w") as f:     # P7 of the benchmark
         json.dump({"first_click_to_chart_s": click_to_chart, "first_wall_s": report["wall_s"],
-                   "first_beyond_wall_s": click_to_chart - report["wall_s"], "warm_click_to_chart_s": warm_click,
-                   "warm_wall_s": again["wall_s"], "warm_beyond_wall_s": warm_click - again["wall_s"]}, f)
+                   "first_beyond_wall_s": click_to_chart - report["wall_s"],
+                   "warm_beyond_wall_s": sorted(beyond)[1], "warm_beyond_wall_s_each": beyond}, f)
     page.screenshot(path=os.path.join(ARTIFACTS, "playground.png"), full_page=True)
     page.close()
 
