@@ -74,10 +74,10 @@ MISSED = {
     "P3": "1,000 requests cost about 1 s of client CPU on one loop thread: while tuning, a bare asyncio.gather "
           "over the same sharded clients took 1.1-1.3 s (x5.4-6.3) and the engine's asyncio mode the same. "
           "Hybrid also starts its calls one loop iteration apart, which keeps the loop answering (max lag "
-          "about 15-30 ms instead of about 400 ms) for about 15-25 % more wall. Tried: an impact-ordered search index on the "
-          "server (a query cost 0.8 ms of server CPU before, 0.08 ms after: the big win), adaptive start batches "
-          "(worse lag, no gain), uvloop (5-10 %, not adopted, see P2), 10 clients of at most 100 connections "
-          "(kept: one client is O(connections x queued requests), encode/httpx#3215).",
+          "about 15-30 ms instead of about 400 ms) for about 15-25 % more wall. Tried: an impact-ordered "
+          "search index on the server (a query cost 0.8 ms of server CPU before, 0.08 ms after: the big win), "
+          "adaptive start batches (worse lag, no gain), uvloop (5-10 %, not adopted, see P2), 10 clients of at "
+          "most 100 connections (kept: one client is O(connections x queued requests), encode/httpx#3215).",
     "P4": "Two workers on two cores can at best halve the wall; anything else running on the machine (the "
           "backend, another process) takes a core's share away from the pool.",
     "P5": "A call's child imports its tool's modules on top of the bare interpreter: random and the text "
