@@ -85,10 +85,6 @@ def discard_pool(pool: ProcessPoolExecutor) -> None:
     _kill(pool)
 
 
-def worker_pids(pool: ProcessPoolExecutor) -> list[int]:
-    return [p.pid for p in list(getattr(pool, "_processes", {}).values()) if p.pid]
-
-
 def _kill(pool: ProcessPoolExecutor) -> None:
     processes = list(getattr(pool, "_processes", {}).values())   # stable private attribute since 3.2
     pool.shutdown(wait=False, cancel_futures=True)

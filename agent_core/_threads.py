@@ -52,6 +52,3 @@ class DaemonThreadPool(Executor):
         if wait:
             for t in self._threads:
                 t.join()
-
-    def alive(self) -> int:
-        return sum(t.is_alive() for t in self._threads)

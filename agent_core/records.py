@@ -111,11 +111,6 @@ class RunReport:
         return {f["call"] for f in self.faults}
 
     @property
-    def others_lost(self) -> int:
-        """Calls without a fault of their own that did not finish ok."""
-        return sum(t.status != "ok" for t in self.tasks if t.id not in self.faulty_ids)
-
-    @property
     def ok(self) -> bool:
         return all(t.status == "ok" for t in self.tasks)
 

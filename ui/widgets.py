@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 import agent_core
-from agent_core.catalog import CATALOG, KINDS
+from agent_core.catalog import CATALOG
 from agent_core.explain import explain_run
 from agent_core.modes import MODES, get_mode
 from agent_core.presets import DEFAULT_PRESET, PRESETS
@@ -192,7 +192,3 @@ def report_view(r: agent_core.RunReport, key: str) -> None:
         st.dataframe(records_frame(r), hide_index=True)
     st.download_button("Download this run (JSON)", json.dumps(r.to_dict(), indent=1), file_name=f"run-{r.mode}.json",
                        mime="application/json", key=f"{key}.download")
-
-
-def kinds_legend() -> str:
-    return " · ".join(f"**{k}**: {v}" for k, v in KINDS.items())
