@@ -42,14 +42,8 @@ TARGETS = {"P1": ("<=", 1.05), "P2": ("<=", 1.10), "P3": ("<=", 5.0), "P4": (">=
            "P6": ("<=", 10.0), "P7": ("<=", 300.0)}
 TITLES = {"P1": "engine wall / bare-stdlib wall, same calls, worst mode",
           "P2": "hybrid wall / critical path, 100 HTTP calls of 200 ms",
-          "P3": "1,000 requests cost about 1 s of client CPU on one loop thread: while tuning, a bare asyncio.gather "
-          "over the same sharded clients took 1.1-1.3 s (x5.4-6.3) and the engine's asyncio mode the same. "
-          "Hybrid also starts its calls one loop iteration apart, which keeps the loop answering (max lag "
-          "about 15-30 ms instead of about 400 ms) for about 15-25 % more wall. Tried: an impact-ordered "
-          "search index on the server (a query cost 0.8 ms of server CPU before, 0.08 ms after: the big win), "
-          "adaptive start batches (worse lag, no gain), uvloop (5-10 %, not adopted, see P2), 10 clients of at "
-          "most 100 connections (kept: one client is O(connections x queued requests), encode/httpx#3215).",
-    "P4": "process-pool true speedup, 4 x 200 ms pure-Python CPU",
+          "P3": "hybrid wall / critical path, 1,000 HTTP calls of 200 ms",
+          "P4": "process-pool true speedup, 4 x 200 ms pure-Python CPU",
           "P5": "subprocess per-call overhead / interpreter-start floor",
           "P6": "hybrid max loop lag (ms), blocking + CPU tools in the workload",
           "P7": "Playground click -> chart beyond the run's wall (ms), browser"}
