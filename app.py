@@ -14,37 +14,26 @@ import streamlit as st
 def main() -> None:
     import agent_core
     from ui import widgets
-    from ui.measure import Busy, measure
+    from ui.measure import engine_warming, measure_into, run_button
 
     widgets.page("Playground", "Pick the tools of an agent turn and a concurrency mode, press **Run**, and see "
-                   "where the time went. Every figure is measured on this machine: real HTTP calls to a local "
-                   "backend, real SQLite commits, real CPU work, real child processes.")
-    widgets.engine_warming()
+                 "where the time went. Every figure is measured on this machine: real HTTP calls to a local "
+                 "backend, real SQLite commits, real CPU work, real child processes.")
+    engine_warming()
     counts, params, mode = widgets.workload_controls("play", with_mode=True)
     options = widgets.run_options("play")
-    st.checkbox("Also measure the sequential baseline first (gives the true speedup)", key="play.baseline")
-    state = st.session_state
-    state.setdefault("play.running", False)
-    st.button("Run", type="primary", key="play.run", disabled=state["play.running"],
-              on_click=lambda: state.update({"play.running": True, "play.error": None}))
+    baseline = st.checkbox("Also measure the sequential baseline first (gives the true speedup)", key="play.baseline")
 
-    if state["play.running"]:
-        try:
-            workload = agent_core.Workload.of(counts, params)       # bad values stop here, with what is allowed
-            widgets.engine_ready()
-            if state["play.baseline"]:
-                total = 2 * workload.n_calls
-                job = lambda emit: agent_core.compare(workload, [mode], on_record=emit, on_run=emit, **options)[-1]
-            else:
-                total = workload.n_calls
-                job = lambda emit: agent_core.run(workload, mode, on_record=emit, **options)
-            state["play.report"] = measure(f"{mode} · {workload.spec}", total, job)
-        except (agent_core.BadInput, Busy) as exc:
-            state["play.error"] = str(exc)
-        except Exception as exc:  # never a traceback on the page
-            state["play.error"] = f"The run failed: {type(exc).__name__}: {exc}"
-        finally:
-            state["play.running"] = False
+    def plan():
+        workload = agent_core.Workload.of(counts, params)      # bad values stop here, with what is allowed
+        if baseline:
+            return (f"sequential, then {mode} · {workload.spec}", 2 * workload.n_calls,
+                    lambda emit: agent_core.compare(workload, [mode], on_record=emit, on_run=emit, **options)[-1])
+        return (f"{mode} · {workload.spec}", workload.n_calls,
+                lambda emit: agent_core.run(workload, mode, on_record=emit, **options))
+
+    if run_button("play", "Run"):
+        measure_into("play", "play.report", plan)
         results(mode)       # drawn now, so the charts reach the browser without waiting for the rerun,
         st.rerun()          # which only re-enables Run
     results(mode)
@@ -52,11 +41,10 @@ def main() -> None:
 
 def results(mode: str) -> None:
     from ui import charts, widgets
+    from ui.measure import show_error
 
-    state = st.session_state
-    if state.get("play.error"):
-        st.error(state["play.error"])
-    if (report := state.get("play.report")) is not None:
+    show_error("play")
+    if (report := st.session_state.get("play.report")) is not None:
         widgets.report_view(report, "play")
     else:
         st.plotly_chart(charts.placeholder("Where the time went", "Press Run to measure this workload"),

@@ -12,36 +12,24 @@ def main() -> None:
     from agent_core.explain import explain_compare
     from agent_core.modes import MODES
     from ui import charts, widgets
-    from ui.measure import Busy, measure
+    from ui.measure import engine_warming, measure_into, run_button, show_error
 
     widgets.page("Compare modes", "The same workload under all six modes, **one mode at a time** (two at once "
-                   "would distort each other), sequential first as the baseline for every true speedup.")
-    widgets.engine_warming()
+                 "would distort each other), sequential first as the baseline for every true speedup.")
+    engine_warming()
     counts, params, _ = widgets.workload_controls("compare", with_mode=False)
     options = widgets.run_options("compare")
-    state = st.session_state
-    state.setdefault("compare.running", False)
-    st.button("Run all six modes", type="primary", key="compare.run", disabled=state["compare.running"],
-              on_click=lambda: state.update({"compare.running": True, "compare.error": None}))
 
-    if state["compare.running"]:
-        try:
-            workload = agent_core.Workload.of(counts, params)
-            widgets.engine_ready()
-            state["compare.reports"] = measure(
-                f"six modes · {workload.spec}", len(MODES) * workload.n_calls,
+    def plan():
+        workload = agent_core.Workload.of(counts, params)
+        return (f"six modes · {workload.spec}", len(MODES) * workload.n_calls,
                 lambda emit: agent_core.compare(workload, MODES, on_record=emit, on_run=emit, **options))
-        except (agent_core.BadInput, Busy) as exc:
-            state["compare.error"] = str(exc)
-        except Exception as exc:  # never a traceback on the page
-            state["compare.error"] = f"The comparison failed: {type(exc).__name__}: {exc}"
-        finally:
-            state["compare.running"] = False
-        st.rerun()
 
-    if state.get("compare.error"):
-        st.error(state["compare.error"])
-    reports = state.get("compare.reports")
+    if run_button("compare", "Run all six modes"):
+        measure_into("compare", "compare.reports", plan)
+        st.rerun()
+    show_error("compare")
+    reports = st.session_state.get("compare.reports")
     if not reports:
         st.info("Choose a workload and press **Run all six modes**.")
         return

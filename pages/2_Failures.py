@@ -14,15 +14,14 @@ def main() -> None:
     from agent_core.faults import FAULT_KINDS
     from agent_core.modes import MODES
     from ui import charts, widgets
-    from ui.measure import Busy, measure
+    from ui.measure import engine_warming, measure_into, run_button, show_error
 
     widgets.page("Failures", "Agents call tools that fail: they raise, hang, crash, eat memory or spin. Pick a "
-                   "fault and the tool that carries it (its first call), and run the same workload under every mode: "
-                   "see what happened to the faulty call **and to the others**, how long it took to notice, and "
-                   "what was still running afterwards. A crash that would take this app down runs in a "
-                   "sacrificial child, so the loss is real and measured while the app lives on.")
-    widgets.engine_warming()
-    state = st.session_state
+                 "fault and the tool that carries it (its first call), and run the same workload under every mode: "
+                 "see what happened to the faulty call **and to the others**, how long it took to notice, and "
+                 "what was still running afterwards. A crash that would take this app down runs in a "
+                 "sacrificial child, so the loss is real and measured while the app lives on.")
+    engine_warming()
     c1, c2, c3, c4 = st.columns(4)
     fault = c1.selectbox("Fault", FAULT_KINDS, index=FAULT_KINDS.index("crash"), key="fail.fault",
                          help="raise · hang (stops answering) · crash (a real segfault) · memory (allocates "
@@ -39,31 +38,20 @@ def main() -> None:
     if tool not in counts:
         counts = {**counts, tool: 1}
         st.caption(f"The workload has no {tool} call, so one is added to carry the fault.")
-    state.setdefault("fail.running", False)
-    st.button("Run the fault under every chosen mode", type="primary", key="fail.run",
-              disabled=state["fail.running"], on_click=lambda: state.update({"fail.running": True, "fail.error": None}))
 
-    if state["fail.running"]:
-        try:
-            if not modes:
-                raise agent_core.BadInput("choose at least one mode")
-            workload = agent_core.Workload.of(counts, params, {tool: (fault, float(seconds))})
-            widgets.engine_ready()
-            state["fail.reports"] = measure(
-                f"{tool}:{fault} · {workload.spec}", len(modes) * workload.n_calls,
+    def plan():
+        if not modes:
+            raise agent_core.BadInput("choose at least one mode")
+        workload = agent_core.Workload.of(counts, params, {tool: (fault, float(seconds))})
+        return (f"{tool}:{fault} · {workload.spec}", len(modes) * workload.n_calls,
                 lambda emit: agent_core.run_many(workload, [{"mode": m} for m in modes], timeout_s=timeout,
                                                  on_error=on_error, on_record=emit, on_run=emit))
-        except (agent_core.BadInput, Busy) as exc:
-            state["fail.error"] = str(exc)
-        except Exception as exc:  # never a traceback on the page
-            state["fail.error"] = f"The run failed: {type(exc).__name__}: {exc}"
-        finally:
-            state["fail.running"] = False
-        st.rerun()
 
-    if state.get("fail.error"):
-        st.error(state["fail.error"])
-    reports = state.get("fail.reports")
+    if run_button("fail", "Run the fault under every chosen mode"):
+        measure_into("fail", "fail.reports", plan)
+        st.rerun()
+    show_error("fail")
+    reports = st.session_state.get("fail.reports")
     if not reports:
         st.info("Pick a fault and press **Run**. Every mode runs the same workload, one at a time.")
         return

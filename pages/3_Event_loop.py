@@ -11,47 +11,39 @@ VARIANTS = [({"mode": "asyncio"}, "sqlite3 on the loop"), ({"mode": "asyncio", "
 def main() -> None:
     import agent_core
     from ui import charts, widgets
-    from ui.measure import Busy, measure
+    from ui.measure import engine_warming, measure_into, run_button, show_error
 
     widgets.page("Event loop", "A heartbeat task asks the event loop to wake it every 5 ms and notes how late "
-                   "it wakes. While a blocking call or CPU work runs on the loop's thread, nothing else can run: "
-                   "the heartbeat flat-lines for as long as the call, and every awaited call waits behind it. "
-                   "The shaded bands are the calls that ran on the loop without awaiting.")
-    widgets.engine_warming()
+                 "it wakes. While a blocking call or CPU work runs on the loop's thread, nothing else can run: "
+                 "the heartbeat flat-lines for as long as the call, and every awaited call waits behind it. "
+                 "The shaded bands are the calls that ran on the loop without awaiting.")
+    engine_warming()
     state = st.session_state
     counts, params, _ = widgets.workload_controls("loop", with_mode=False, default_preset="sdk_trap")
     timeout = st.slider("Timeout per call (s)", 1, 30, 10, key="loop.call_timeout")
-    state.setdefault("loop.running", False)
     left, right = st.columns(2)
-    left.button("Run in asyncio and in hybrid", type="primary", key="loop.run", disabled=bool(state["loop.running"]),
-                on_click=lambda: state.update({"loop.running": "modes", "loop.error": None}))
-    right.button("Compare three ways to write SQLite from a loop", key="loop.sqlite",
-                 disabled=bool(state["loop.running"]),
-                 on_click=lambda: state.update({"loop.running": "sqlite", "loop.error": None}))
+    with left:
+        job = run_button("loop", "Run in asyncio and in hybrid", job="modes")
+    with right:
+        run_button("loop", "Compare three ways to write SQLite from a loop", job="sqlite", key="loop.sqlite",
+                   primary=False)
 
-    if state["loop.running"]:
-        try:
-            if state["loop.running"] == "modes":
-                workload = agent_core.Workload.of(counts, params)
-                variants, key = [{"mode": "asyncio"}, {"mode": "hybrid"}], "loop.reports"
-            else:
-                workload = agent_core.Workload.of({"web_search": 6, "memory_write": 6},
-                                                  {"memory_write": {"rows": 20_000}, "web_search": {"latency_ms": 150}})
-                variants, key = [v for v, _ in VARIANTS], "loop.sqlite_reports"
-            widgets.engine_ready()
-            state[key] = measure(f"{len(variants)} runs · {workload.spec}", len(variants) * workload.n_calls,
-                                 lambda emit: agent_core.run_many(workload, variants, timeout_s=float(timeout),
-                                                                  on_record=emit, on_run=emit))
-        except (agent_core.BadInput, Busy) as exc:
-            state["loop.error"] = str(exc)
-        except Exception as exc:  # never a traceback on the page
-            state["loop.error"] = f"The run failed: {type(exc).__name__}: {exc}"
-        finally:
-            state["loop.running"] = False
+    def plan():
+        if job == "modes":
+            workload = agent_core.Workload.of(counts, params)
+            variants = [{"mode": "asyncio"}, {"mode": "hybrid"}]
+        else:
+            workload = agent_core.Workload.of({"web_search": 6, "memory_write": 6},
+                                              {"memory_write": {"rows": 20_000}, "web_search": {"latency_ms": 150}})
+            variants = [v for v, _ in VARIANTS]
+        return (f"{len(variants)} runs · {workload.spec}", len(variants) * workload.n_calls,
+                lambda emit: agent_core.run_many(workload, variants, timeout_s=float(timeout), on_record=emit,
+                                                 on_run=emit))
+
+    if job:
+        measure_into("loop", "loop.reports" if job == "modes" else "loop.sqlite_reports", plan)
         st.rerun()
-
-    if state.get("loop.error"):
-        st.error(state["loop.error"])
+    show_error("loop")
     reports = state.get("loop.reports")
     if reports:
         cols = st.columns(2)

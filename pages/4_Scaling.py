@@ -11,15 +11,14 @@ def main() -> None:
     from agent_core import BadInput, scaling
     from agent_core.modes import MODES
     from ui import charts, widgets
-    from ui.measure import Busy, measure
+    from ui.measure import engine_warming, measure_into, run_button, show_error
 
     widgets.page("Scaling", "Agents fan out: ten searches become a thousand, a pool is sized wrong, a subprocess is "
                  "started per call. This sweep runs an **I/O workload** (web searches: ideally the wall is one call's "
                  "latency, however many there are) and a **CPU workload** (pure-Python analysis: ideally its CPU time "
                  "spread over every core) at growing sizes, in every mode, and shows where each one bends away from "
                  "the ideal, and why. It is bounded in time: points that would break the budget are skipped.")
-    widgets.engine_warming()
-    state = st.session_state
+    engine_warming()
     c1, c2, c3 = st.columns(3)
     kinds = c1.multiselect("Workloads", ["io", "cpu"], default=["io", "cpu"], key="scale.kinds")
     modes = c2.multiselect("Modes", MODES, default=list(MODES), key="scale.modes")
@@ -28,31 +27,20 @@ def main() -> None:
     budget = c4.slider("Time budget (s)", 10, 120, 45, step=5, key="scale.budget")
     latency = c5.slider("I/O latency per call (ms)", 20, 500, 100, step=10, key="scale.latency")
     with_workers = c6.checkbox("Also sweep the workers (32 calls, 1 → 32 workers)", value=True, key="scale.workers")
-    state.setdefault("scale.running", False)
-    st.button("Run the sweep", type="primary", key="scale.run", disabled=state["scale.running"],
-              on_click=lambda: state.update({"scale.running": True, "scale.error": None}))
 
-    if state["scale.running"]:
-        try:
-            if not kinds or not modes:
-                raise BadInput("choose at least one workload and one mode")
-            sizes = [n for n in scaling.SIZES if n <= top]
-            widgets.engine_ready()
-            state["scale.points"] = measure(
-                f"sweep · {', '.join(kinds)} · {len(modes)} modes · up to {top} calls", 1,
+    def plan():
+        if not kinds or not modes:
+            raise BadInput("choose at least one workload and one mode")
+        sizes = [n for n in scaling.SIZES if n <= top]
+        return (f"sweep · {', '.join(kinds)} · {len(modes)} modes · up to {top} calls", 1,
                 lambda emit: scaling.sweep(kinds, modes, sizes, scaling.WORKERS if with_workers else None,
                                            budget_s=float(budget), latency_ms=int(latency), on_point=emit))
-        except (BadInput, Busy) as exc:
-            state["scale.error"] = str(exc)
-        except Exception as exc:  # never a traceback on the page
-            state["scale.error"] = f"The sweep failed: {type(exc).__name__}: {exc}"
-        finally:
-            state["scale.running"] = False
-        st.rerun()
 
-    if state.get("scale.error"):
-        st.error(state["scale.error"])
-    points = state.get("scale.points")
+    if run_button("scale", "Run the sweep"):
+        measure_into("scale", "scale.points", plan)
+        st.rerun()
+    show_error("scale")
+    points = st.session_state.get("scale.points")
     if not points:
         st.info("Press **Run the sweep**. The default sweep takes under a minute.")
         return

@@ -12,8 +12,8 @@ def main() -> None:
     from ui import widgets
 
     widgets.page("Guide", "Each tool an agent calls has a *kind*, and each kind calls for a different "
-                   "primitive. This page is generated from the engine's catalog; every preset opens the "
-                   "Playground with a workload that demonstrates the point.")
+                 "primitive. This page is generated from the engine's catalog; every preset opens the "
+                 "Playground with a workload that demonstrates the point.")
     st.dataframe(pd.DataFrame([{
         "kind": kind, "what it is": what, "use": PRIMITIVES[kind],
         "tools": ", ".join(name for name, spec in CATALOG.items() if spec.kind == kind),

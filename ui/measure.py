@@ -14,7 +14,8 @@ from typing import TypeVar
 
 import streamlit as st
 
-from agent_core import RunReport, TaskRecord
+import agent_core
+from agent_core import BadInput, RunReport, TaskRecord
 from agent_core.scaling import Progress
 
 T = TypeVar("T")
@@ -86,3 +87,55 @@ def measure(label: str, total_calls: int, job: Callable[[Callable[[object], None
             raise box["error"]
         status.update(label=f"{label} · {done} calls measured", state="complete", expanded=False)
     return box["result"]
+
+
+# -- what every page does around a measurement -------------------------------------------------------------------
+
+@st.cache_resource(show_spinner=False)
+def _warming() -> threading.Thread:
+    """Once per app process, in the background: start the backend, warm the HTTP stack and the process
+    pool, so a visitor's first Run measures the workload, not start-up. The engine stops them at exit."""
+    thread = threading.Thread(target=agent_core.warm_up, name="engine-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+def engine_warming() -> None:
+    """Start the warm-up early (call it as a page loads); cheap after the first call."""
+    _warming()
+
+
+def run_button(prefix: str, label: str, job: str = "run", key: str | None = None, primary: bool = True) -> str | None:
+    """A page's Run button, disabled while any of the page's runs is going (a click during a run would start
+    a second script thread). Returns the ``job`` this script run must measure now, or None."""
+    state = st.session_state
+    state.setdefault(f"{prefix}.running", None)
+    st.button(label, type="primary" if primary else "secondary", key=key or f"{prefix}.run",
+              disabled=state[f"{prefix}.running"] is not None,
+              on_click=lambda: state.update({f"{prefix}.running": job, f"{prefix}.error": None}))
+    return state[f"{prefix}.running"]
+
+
+Job = Callable[[Callable[[object], None]], object]
+
+
+def measure_into(prefix: str, result_key: str, plan: Callable[[], tuple[str, int, Job]]) -> None:
+    """Build the run with ``plan()`` (a label, the calls to expect and the job; bad values raise BadInput),
+    measure it with progress, and keep the result in ``result_key``, or the error a user can fix in
+    ``{prefix}.error``: never a traceback on the page."""
+    state = st.session_state
+    try:
+        label, total, job = plan()
+        _warming().join(60)                 # a run needs the backend; the engine starts what is still missing
+        state[result_key] = measure(label, total, job)
+    except (BadInput, Busy) as exc:
+        state[f"{prefix}.error"] = str(exc)
+    except Exception as exc:  # noqa: BLE001 - shown, one line, instead of a traceback
+        state[f"{prefix}.error"] = f"The run failed: {type(exc).__name__}: {exc}"
+    finally:
+        state[f"{prefix}.running"] = None
+
+
+def show_error(prefix: str) -> None:
+    if message := st.session_state.get(f"{prefix}.error"):
+        st.error(message)

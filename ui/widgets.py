@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 
 import pandas as pd
 import streamlit as st
@@ -24,25 +23,6 @@ SNIPPETS = {"sequential": "sequential", "asyncio": "asyncio_loop", "threads": "t
             "process-pool": "process_pool", "subprocess": "subprocess_children", "hybrid": "hybrid"}
 LATENCY_PARAMS = {"web_search": "latency_ms", "vector_lookup": "latency_ms", "legacy_sdk": "latency_ms",
                   "llm_call": "ttft_ms"}
-
-
-@st.cache_resource(show_spinner=False)
-def _warming() -> threading.Thread:
-    """Once per app process, in the background: start the backend, warm the HTTP stack and the process
-    pool, so a visitor's first Run measures the workload, not start-up. The engine stops them at exit."""
-    thread = threading.Thread(target=agent_core.warm_up, name="engine-warm-up", daemon=True)
-    thread.start()
-    return thread
-
-
-def engine_warming() -> None:
-    """Start the warm-up early (call at the top of a page); cheap after the first call."""
-    _warming()
-
-
-def engine_ready(timeout_s: float = 60.0) -> None:
-    """Wait for the warm-up (a run needs the backend); the engine starts anything still missing itself."""
-    _warming().join(timeout_s)
 
 
 # Material icons render from Streamlit's own font, on any machine (emoji need the system's emoji font)
