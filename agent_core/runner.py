@@ -488,8 +488,8 @@ def warm_up(processes: int | None = None) -> None:
 
 
 def _sync_run(strategy, run: Run) -> RunReport:
-    run.prepare()
     try:
+        run.prepare()
         run.started_at, run.t0 = time.time(), run.clock()
         if run.on_clock is not None:
             run.on_clock()
@@ -501,10 +501,10 @@ def _sync_run(strategy, run: Run) -> RunReport:
 
 
 async def _loop_run(strategy, run: Run) -> RunReport:
-    await asyncio.to_thread(run.prepare)
     heartbeat = Heartbeat(run.clock)
     try:
-        if run.workload.count_kind("io") and strategy.__name__.endswith(("asyncio_loop", "hybrid")):
+        await asyncio.to_thread(run.prepare)
+        if run.plan.async_http and run.workload.count_kind("io"):
             from .tools.http_tools import AsyncClients
             run.http = AsyncClients(run.workload.count_kind("io"))
         run.children = asyncio.Semaphore(run.plan.children)

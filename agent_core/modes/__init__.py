@@ -31,6 +31,7 @@ class Plan:
     threads: int = 0        # size of the run's thread pool (0: none)
     processes: int = 0      # size of the warm process pool (0: none)
     children: int = 8       # at most this many call children at once
+    async_http: bool = False    # io calls are awaited on the loop: the runner builds AsyncClients for them
 
 
 def get_mode(name: str) -> ModuleType:

@@ -17,7 +17,7 @@ MAX_WORKERS = 500
 
 
 def plan(workload, workers: int | None) -> Plan:
-    return Plan(workers=workers)
+    return Plan(workers=workers, async_http=True)
 
 
 async def schedule(run) -> None:

@@ -22,7 +22,7 @@ def plan(workload, workers: int | None) -> Plan:
     blocking = workload.count_kind("blocking")
     threads = (workers or min(MAX_THREADS, blocking)) if blocking else 0
     processes = default_processes() if workload.count_kind("cpu") else 0
-    return Plan(workers=threads or None, threads=threads, processes=processes)
+    return Plan(workers=threads or None, threads=threads, processes=processes, async_http=True)
 
 
 async def schedule(run) -> None:
