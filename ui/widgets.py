@@ -5,6 +5,7 @@ by the engine: the widgets only make the common choices easy.
 """
 from __future__ import annotations
 
+import datetime
 import json
 import os
 
@@ -157,6 +158,9 @@ def show_code(mode: str) -> None:
 
 def report_view(r: agent_core.RunReport, key: str) -> None:
     """Everything a run showed: metrics, the design card's chart, the timeline, the explanation, the data."""
+    when = datetime.datetime.fromtimestamp(r.started_at).strftime("%H:%M:%S.%f")[:-3]
+    st.caption(f"Measured at {when} · {len(r.tasks)} calls · {r.mode} · set-up before the clock "
+               f"{1000 * r.setup_s:.0f} ms · {r.cores} cores")
     metrics(r)
     if r.true_speedup is not None and abs(r.speedup - r.true_speedup) > 0.25 * r.true_speedup:
         st.info(f"Apparent ×{r.speedup:.2f} but true ×{r.true_speedup:.2f}: the calls looked longer because they "
