@@ -72,7 +72,7 @@ class _Metered:
     """
 
     def __init__(self, coro) -> None:
-        self.coro = coro.__await__() if coro is not None else None
+        self.coro = coro.__await__()
         self.cpu_s = 0.0
 
     def __await__(self):
@@ -101,14 +101,17 @@ async def run_tool_async(impl, params: dict, ctx) -> Outcome:
     On cancel, ``CancelledError`` (a BaseException) propagates to the caller, which records it.
     """
     t = time.thread_time()
-    meter = _Metered(None)
     try:
         # on the loop's thread: a spin freezes the loop; a network hang is the server's stall
         inject(ctx.fault, ctx.fault_s, network=impl.__module__.endswith("http_tools"))
         meter = _Metered(impl(params, ctx))
-        meter.cpu_s = time.thread_time() - t
+    except Exception as exc:
+        status, message = classify(exc)
+        return Outcome(status, error=message, cpu_s=time.thread_time() - t)
+    meter.cpu_s = time.thread_time() - t        # what ran before the first step; each step adds its own
+    try:
         detail = await meter
     except Exception as exc:
         status, message = classify(exc)
-        return Outcome(status, error=message, cpu_s=meter.cpu_s or time.thread_time() - t)
+        return Outcome(status, error=message, cpu_s=meter.cpu_s)
     return Outcome("ok", detail, cpu_s=meter.cpu_s)

@@ -137,9 +137,10 @@ def main() -> None:
     lock = threading.Lock()
 
     def emit(event: dict) -> None:
-        line = (json.dumps(event, default=str) + "\n").encode()
+        line = memoryview((json.dumps(event, default=str) + "\n").encode())
         with lock:
-            os.write(1, line)
+            while line:                      # a long line (the report) may take several writes
+                line = line[os.write(1, line):]
 
     from .modes import get_mode
     from .runner import Run, execute
