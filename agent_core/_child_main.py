@@ -37,6 +37,8 @@ def _reply(status: str, detail: dict, error: str | None) -> None:
 
 def main() -> None:
     request = marshal.loads(sys.stdin.buffer.read())
+    from agent_core._supervise import die_with
+    die_with(request["owner"], group=True)       # we lead our own group: it all goes if our parent dies
     limits = request["limits"]
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     _cap(resource.RLIMIT_CPU, limits["cpu_s"], limits["cpu_s"] + 1)     # SIGXCPU, then SIGKILL

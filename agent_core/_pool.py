@@ -18,6 +18,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from . import calls
+from ._spawn import environ_without_secrets
 
 PRELOAD = ["agent_core.calls", "agent_core.tools.http_tools", "agent_core.tools.memory", "agent_core.tools.analysis"]
 MAX_PROCESSES = 16
@@ -68,8 +69,16 @@ def warm_pool(size: int) -> ProcessPoolExecutor:
             _kill(_pool)
             _pool = None
         if _pool is None:
+            ctx = _context()
+            if ctx.get_start_method() == "forkserver":
+                # the fork server and the resource tracker take our environment (multiprocessing offers no env=),
+                # and every worker is forked from the fork server: start them while no credential is in it
+                from multiprocessing import forkserver
+                with environ_without_secrets():
+                    forkserver.ensure_running()
             with _main_without_a_file_hidden():         # every worker starts here, up front
-                pool = ProcessPoolExecutor(size, mp_context=_context(), initializer=calls.init_worker)
+                pool = ProcessPoolExecutor(size, mp_context=ctx, initializer=calls.init_worker,
+                                           initargs=(os.getpid(),))
                 for started in [pool.submit(calls.hello, 0.05) for _ in range(size)]:
                     started.result()
             _pool, _size = pool, size

@@ -6,13 +6,18 @@ imports exactly what this interpreter would, and only what its entry point needs
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
+import threading
+from collections.abc import Iterator
 
 _BOOT = ("import sys;sys.path[:0]=sys.argv[1].split(sys.argv[2]);"
          "import importlib;m,f=sys.argv[3].split(':');getattr(importlib.import_module(m),f)()")
-_SECRET_MARKERS = ("KEY", "SECRET", "TOKEN", "PASSWORD")
+_SECRET_MARKERS = ("KEY", "SECRET", "TOKEN", "PASSWORD", "PASSWD", "CREDENTIAL", "AUTH")
+# Held while os.environ is briefly scrubbed (see environ_without_secrets) and by whoever reads a secret from it.
+_ENV_LOCK = threading.RLock()
 
 
 def python_argv(entry: str) -> list[str]:
@@ -22,9 +27,33 @@ def python_argv(entry: str) -> list[str]:
     return [sys.executable, "-I", "-S", "-c", _BOOT, "\n".join(paths), "\n", entry]
 
 
+def is_secret(name: str) -> bool:
+    """A variable whose name looks like a credential's (API keys, tokens, passwords)."""
+    return any(m in name.upper() for m in _SECRET_MARKERS)
+
+
 def child_env() -> dict[str, str]:
     """The environment a child gets: ours, minus anything that looks like a credential."""
-    return {k: v for k, v in os.environ.items() if not any(m in k.upper() for m in _SECRET_MARKERS)}
+    with _ENV_LOCK:
+        return {k: v for k, v in os.environ.items() if not is_secret(k)}
+
+
+def read_env(name: str) -> str:
+    """One variable of ours (a secret too), read consistently with :func:`environ_without_secrets`."""
+    with _ENV_LOCK:
+        return os.environ.get(name, "").strip()
+
+
+@contextlib.contextmanager
+def environ_without_secrets() -> Iterator[None]:
+    """For code that starts processes with *our* environment and offers no ``env=`` (multiprocessing's fork
+    server and resource tracker): credentials are out of ``os.environ`` while it runs, back afterwards."""
+    with _ENV_LOCK:
+        saved = {k: os.environ.pop(k) for k in list(os.environ) if is_secret(k)}
+        try:
+            yield
+        finally:
+            os.environ.update(saved)
 
 
 def kill_group(pgid: int) -> None:

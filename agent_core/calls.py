@@ -13,6 +13,7 @@ import signal
 import time
 
 from ._execute import Outcome, run_tool, run_tool_async
+from ._supervise import die_with
 from .catalog import CATALOG
 from .errors import ToolTimeout
 from .tools import ToolContext
@@ -45,12 +46,14 @@ def _alarm(signum, frame) -> None:
     raise ToolTimeout("no answer in time: the pool worker's alarm interrupted the call")
 
 
-def init_worker() -> None:
-    """A pool worker sets its own limits (never ``preexec_fn``), arms its timeout handler, builds its client.
+def init_worker(owner_pid: int) -> None:
+    """A pool worker sets its own limits (never ``preexec_fn``), arms its timeout handler, builds its client,
+    and dies with ``owner_pid``, the process whose pool it is (its parent is the fork server, which outlives it).
 
     It also lowers its own priority: CPU work is throughput, the event loop and the backend are latency.
     When both want a core, the OS scheduler now prefers the loop (on 2 cores, two busy workers would
     otherwise preempt it for whole time slices); when the loop is idle, the workers lose nothing."""
+    die_with(owner_pid)
     os.nice(WORKER_NICENESS)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     limit = POOL_WORKER_MEM_MB << 20

@@ -88,6 +88,7 @@ class ToolSpec:
     aio: str | None = None          # name of the async implementation, if the tool has one
     max_calls: int = 200            # calls of this tool in one workload (cheap waiting scales further than work)
     cross_check: Callable[[dict], str | None] | None = field(default=None, compare=False)
+    uses_llm: bool = False          # its calls get the LLM's address and key; no other call ever sees the key
 
     def param(self, name: str) -> Param:
         for p in self.params:
@@ -132,7 +133,8 @@ CATALOG: dict[str, ToolSpec] = {t.name: t for t in (
               Param("tokens", 48, 1, 2000, help="tokens to stream back"),
               Param("tokens_per_s", 160.0, 1.0, 5000.0, unit="tok/s", help="token rate after the first"),
               _jitter()),
-             "agent_core.tools.http_tools", "llm_call", "allm_call", max_calls=1000, cross_check=_llm_duration),
+             "agent_core.tools.http_tools", "llm_call", "allm_call", max_calls=1000, cross_check=_llm_duration,
+             uses_llm=True),
     ToolSpec("web_search", "io", "GET a search endpoint; JSON results with text snippets",
              (Param("latency_ms", 300, 0, MAX_LATENCY_MS, unit="ms", help="server-side latency"),
               Param("k", 5, 1, 50, help="results to return"), _jitter()),

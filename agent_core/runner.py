@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import gc
 import os
 import shutil
@@ -30,13 +31,14 @@ import tempfile
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from concurrent.futures.process import BrokenProcessPool
 
 from ._execute import Outcome, classify
 from ._pool import discard_pool, warm_pool
 from ._threads import DaemonThreadPool
 from .calls import call_async, call_blocking, pool_task
+from .catalog import CATALOG
 from .heartbeat import Heartbeat
 from .machine import default_processes
 from .modes import MODES, Plan, get_mode
@@ -152,13 +154,20 @@ class Run:
     def now(self) -> float:
         return self.clock() - self.t0
 
+    def _fields(self, call: Call) -> dict:
+        """The run's context fields this call may see: the LLM's address and key only if its tool calls the LLM."""
+        if CATALOG[call.tool].uses_llm:
+            return self._ctx
+        return {k: v for k, v in self._ctx.items() if not k.startswith("llm_")}
+
     def ctx(self, call: Call, http=None) -> ToolContext:
         """The call's context; in-process calls get the run's HTTP client (``http`` overrides it)."""
-        return ToolContext(call.id, http=http or self.sync_http, fault=call.fault, fault_s=call.fault_s, **self._ctx)
+        return ToolContext(call.id, http=http or self.sync_http, fault=call.fault, fault_s=call.fault_s,
+                           **self._fields(call))
 
     def _remote_ctx(self, call: Call) -> ToolContext:
         """For a call that runs in another process: it uses that process's own HTTP client."""
-        return ToolContext(call.id, fault=call.fault, fault_s=call.fault_s, **self._ctx)
+        return ToolContext(call.id, fault=call.fault, fault_s=call.fault_s, **self._fields(call))
 
     def _begin(self, call: Call, lane: str) -> float:
         start = self.now()
@@ -403,7 +412,9 @@ class Run:
         def finish(done: Future) -> None:
             received = self.now()
             if done.cancelled():
-                record.set_result(self._record_cancelled(call))
+                cancelled = self._record_cancelled(call)
+                with contextlib.suppress(InvalidStateError):
+                    record.set_result(cancelled)
                 return
             try:
                 outcome = done.result()
@@ -421,7 +432,9 @@ class Run:
                     end = min(received, start + outcome.elapsed_s)
                 else:
                     start = max(submitted, received - outcome.elapsed_s)
-            record.set_result(self._record(call, start, end, outcome, "process-pool"))
+            done_record = self._record(call, start, end, outcome, "process-pool")
+            with contextlib.suppress(InvalidStateError):      # its awaiting task was cancelled meanwhile
+                record.set_result(done_record)
 
         try:
             future = self.pool.submit(pool_task, call.tool, call.params, self._remote_ctx(call))

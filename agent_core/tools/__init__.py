@@ -47,10 +47,28 @@ class ToolContext:
         return f"ToolContext({self.call_id!r}, seed={self.seed}, timeout_s={self.timeout_s})"
 
 
+# The LLM's settings handed over by a parent process (a sacrificial host's parent): they never travel by environment
+_handed_over: dict[str, str] | None = None
+LLM_ENV = ("AGENT_LLM_BASE_URL", "AGENT_LLM_MODEL", "AGENT_LLM_API_KEY")
+
+
+def llm_settings() -> dict[str, str]:
+    """The ``AGENT_LLM_*`` settings of this process (or those its parent handed over): what a host must be given."""
+    if _handed_over is not None:
+        return dict(_handed_over)
+    from .._spawn import read_env  # here, not at the top: a call's child process imports this package
+    return {name: read_env(name) for name in LLM_ENV}
+
+
+def hand_over_llm_settings(settings: dict[str, str]) -> None:
+    """Use these ``AGENT_LLM_*`` settings instead of the environment (which a host's parent scrubbed of secrets)."""
+    global _handed_over
+    _handed_over = {name: str(settings.get(name, "")) for name in LLM_ENV}
+
+
 def llm_target(backend_url: str) -> tuple[str, str, str]:
     """(base_url, model, api_key) for ``llm_call``: a real server from the environment, else the embedded one."""
-    import os  # here, not at the top: a call's child process imports this package
-    base = os.environ.get("AGENT_LLM_BASE_URL", "").strip().rstrip("/")
-    return (base or f"{backend_url}/v1",
-            os.environ.get("AGENT_LLM_MODEL", "").strip() or DEFAULT_LLM_MODEL,
-            os.environ.get("AGENT_LLM_API_KEY", "").strip())
+    env = llm_settings()
+    base = env["AGENT_LLM_BASE_URL"].strip().rstrip("/")
+    return (base or f"{backend_url}/v1", env["AGENT_LLM_MODEL"].strip() or DEFAULT_LLM_MODEL,
+            env["AGENT_LLM_API_KEY"].strip())
