@@ -20,7 +20,9 @@ import threading
 import time
 
 from ._spawn import child_env, kill_group, python_argv
+from ._supervise import die_with
 from .records import RunReport, TaskRecord
+from .tools import hand_over_llm_settings, llm_settings
 from .workload import MAX_RUN_S, Options, Workload
 
 HOST_MEM_MB = 1536           # the host's own address-space limit: a memory fault meets it
@@ -34,12 +36,49 @@ def _death(status: int) -> str:
     return f"exited with code {code}"
 
 
+def _follow(proc: subprocess.Popen, handle, deadline: float) -> float:
+    """Pass the host's output to ``handle`` until the host exits (or the deadline passes), then kill its whole
+    group at once and read what is left in the pipes. Returns when (``perf_counter``) the host ended."""
+    pidfd = os.pidfd_open(proc.pid)
+    streams = [proc.stdout.fileno(), proc.stderr.fileno()]
+    ended: float | None = None
+    try:
+        with selectors.DefaultSelector() as sel:
+            sel.register(pidfd, selectors.EVENT_READ)
+            for fd in streams:
+                sel.register(fd, selectors.EVENT_READ)
+            while ended is None and (left := deadline - time.monotonic()) > 0:
+                for key, _ in sel.select(left):
+                    if key.fd == pidfd:
+                        ended = time.perf_counter()
+                    elif chunk := os.read(key.fd, 65536):
+                        handle(key.fd, chunk)
+                    else:
+                        sel.unregister(key.fd)
+        ended = ended or time.perf_counter()
+        kill_group(proc.pid)                # whatever it left behind goes with it, and lets go of the pipes
+        for fd in streams:                  # what it wrote before it ended; writers are gone, so this ends
+            os.set_blocking(fd, False)
+            while True:
+                try:
+                    chunk = os.read(fd, 65536)
+                except BlockingIOError:
+                    break
+                if not chunk:
+                    break
+                handle(fd, chunk)
+    finally:
+        os.close(pidfd)
+    return ended
+
+
 def run_hosted(workload: Workload, mode: str, options: Options, on_record=None) -> RunReport:
     """Run the workload in a sacrificial child; always returns a report, even if the child died."""
     request = {"counts": workload.counts, "params": workload.params,
                "faults": {tool: list(f) for tool, f in workload.faults.items()}, "mode": mode,
                "options": {"workers": options.workers, "timeout_s": options.timeout_s, "seed": options.seed,
-                           "on_error": options.on_error, "async_twins": options.async_twins}}
+                           "on_error": options.on_error, "async_twins": options.async_twins},
+               "owner": os.getpid(), "llm": llm_settings()}
     env = child_env()
     env["MALLOC_ARENA_MAX"] = "2"      # glibc reserves 64 MiB of address space per arena: keep that small
     if workload.network:
@@ -47,7 +86,7 @@ def run_hosted(workload: Workload, mode: str, options: Options, on_record=None) 
         env[BACKEND_URL_ENV] = ensure_backend().url       # share ours: no second backend
     proc = subprocess.Popen(python_argv("agent_core.host:main"), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, start_new_session=True, env=env)
-    proc.stdin.write(json.dumps(request).encode())
+    proc.stdin.write(json.dumps(request).encode())      # the LLM's key travels here, never in an environment
     proc.stdin.close()
     calls = workload.calls()
     starts: dict[str, tuple[float, str]] = {}
@@ -55,40 +94,32 @@ def run_hosted(workload: Workload, mode: str, options: Options, on_record=None) 
     report: dict | None = None
     clock_started: float | None = None
     started_at = time.time()
-    died_at: float | None = None
-    buffer = b""
-    stderr = b""
-    deadline = time.monotonic() + MAX_RUN_S + _GRACE_S
-    with selectors.DefaultSelector() as sel:
-        sel.register(proc.stdout, selectors.EVENT_READ)
-        sel.register(proc.stderr, selectors.EVENT_READ)
-        open_streams = 2
-        while open_streams and time.monotonic() < deadline:
-            for key, _ in sel.select(max(0.0, deadline - time.monotonic())):
-                chunk = os.read(key.fileobj.fileno(), 65536)
-                if not chunk:
-                    sel.unregister(key.fileobj)
-                    open_streams -= 1
-                    died_at = died_at or time.perf_counter()
-                    continue
-                if key.fileobj is proc.stderr:
-                    stderr = (stderr + chunk)[-4096:]
-                    continue
-                buffer += chunk
-                while b"\n" in buffer:
-                    line, buffer = buffer.split(b"\n", 1)
-                    event = json.loads(line)
-                    if event["event"] == "clock":
-                        clock_started, started_at = time.perf_counter(), event["started_at"]
-                    elif event["event"] == "start":
-                        starts[event["call"]] = (event["t"], event["lane"])
-                    elif event["event"] == "record":
-                        records[event["record"]["id"]] = record = TaskRecord.from_dict(event["record"])
-                        if on_record is not None:
-                            on_record(record)
-                    elif event["event"] == "report":
-                        report = event["report"]
-    kill_group(proc.pid)                    # whatever it left behind goes with it
+    out_fd, err_fd = proc.stdout.fileno(), proc.stderr.fileno()
+    buffers = {out_fd: b"", err_fd: b""}
+
+    def handle(fd: int, chunk: bytes) -> None:
+        nonlocal report, clock_started, started_at
+        if fd == err_fd:
+            buffers[fd] = (buffers[fd] + chunk)[-4096:]
+            return
+        buffers[fd] += chunk
+        while b"\n" in buffers[fd]:
+            line, buffers[fd] = buffers[fd].split(b"\n", 1)
+            event = json.loads(line)
+            if event["event"] == "clock":
+                clock_started, started_at = time.perf_counter(), event["started_at"]
+            elif event["event"] == "start":
+                starts[event["call"]] = (event["t"], event["lane"])
+            elif event["event"] == "record":
+                records[event["record"]["id"]] = record = TaskRecord.from_dict(event["record"])
+                if on_record is not None:
+                    on_record(record)
+            elif event["event"] == "report":
+                report = event["report"]
+
+    # The host's end is its exit, seen on a pidfd, never end-of-file: what it started (its fork server, pool
+    # workers, resource tracker) inherit its pipes and would hold them open long after it died.
+    died_at = _follow(proc, handle, time.monotonic() + MAX_RUN_S + _GRACE_S)
     _, status, _ = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     proc.stdout.close()
@@ -100,7 +131,7 @@ def run_hosted(workload: Workload, mode: str, options: Options, on_record=None) 
 
     # The host died: everything it held is gone. Say exactly what.
     how = _death(status)
-    wall = (died_at or time.perf_counter()) - (clock_started or time.perf_counter())
+    wall = died_at - (clock_started or died_at)
     tasks = []
     for call in calls:
         if call.id in records:
@@ -117,7 +148,7 @@ def run_hosted(workload: Workload, mode: str, options: Options, on_record=None) 
         else:
             tasks.append(TaskRecord(call.id, call.tool, call.kind, "not started", wall, wall, 0.0, "crashed",
                                     f"never started: the process died first ({how})"))
-    last_err = stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
+    last_err = buffers[err_fd].decode(errors="replace").strip().splitlines()[-1:] or [""]
     return RunReport(mode=mode, wall_s=max(wall, 0.0), tasks=tasks, workers=None,
                      options={**request["options"], "spec": workload.spec, "params": workload.params},
                      started_at=started_at,
@@ -130,6 +161,8 @@ def run_hosted(workload: Workload, mode: str, options: Options, on_record=None) 
 
 def main() -> None:
     request = json.loads(sys.stdin.buffer.read())
+    die_with(request["owner"], group=True)      # we lead our group: our fork server, pool and children go with us
+    hand_over_llm_settings(request["llm"])      # the environment we were given holds no credential
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     limit = HOST_MEM_MB << 20
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
