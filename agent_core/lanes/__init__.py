@@ -1,0 +1,1 @@
+"""Lanes: the places a call can run, each with the same small interface (prepare, submit, call, cancel, close)."""
