@@ -1,0 +1,230 @@
+"""How long a page job may take: a conservative estimate, made before anything runs, and the limit it must meet.
+
+A *page job* is what one press of a page's Run button measures: one run (Playground), a run per chosen
+mode (Compare, Failures, Event loop) or a sweep (Scaling). The app measures one job at a time, so a job's
+length is also every later visitor's wait: a job estimated over :data:`JOB_LIMIT_S` is refused before it
+starts, and a visitor is never asked to wait behind more than :data:`MAX_WAIT_S` of estimated work.
+
+The estimate is an *upper* one, from the workload alone (no clock is read): each call's CPU and waiting
+time from its parameters, combined the way each mode schedules calls (a list-scheduling bound on its
+threads, workers or children; the GIL serialises CPU work in threads; an event loop runs every call that
+is not awaited one after another), times :data:`MARGIN`, plus a run's set-up, and never more than the
+engine's own bound on a run (:data:`~agent_core.workload.MAX_RUN_S` plus the longest call, which may
+still be finishing then). A call's timeout does not shorten its estimate (a call on the loop or in the
+caller's thread cannot be interrupted, an abandoned thread keeps its core busy); an injected hang or spin
+counts at its bound: the call's timeout where the mode can interrupt or abandon the call, its full length where
+it cannot (see :func:`fault_seconds`).
+
+The per-unit costs below were measured on this project's 2-core machine with ``agent_core.run`` (see
+``tests/test_queue.py``, which checks that real runs stay under their estimates) and rounded up.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .catalog import CATALOG
+from .errors import BadInput
+from .machine import usable_cores
+from .modes import get_mode
+from .workload import MAX_RUN_S, Workload
+
+JOB_LIMIT_S = 300.0          # a page job estimated longer than this is refused (the engine's bound on one run)
+MAX_WAIT_S = 2 * JOB_LIMIT_S  # nobody joins a queue whose jobs ahead are estimated longer than this
+MARGIN = 1.5                 # on top of costs that are already rounded up: a shared machine is noisy
+
+# measured here, rounded up (measured value in brackets)
+NET_CALL_S = 0.06            # a blocking HTTP round trip with no server latency (0.037 s)
+AWAIT_CPU_S = 0.003          # the loop's CPU per awaited request (1.7 ms at 1,000 requests)
+TOKEN_CPU_S = 20e-6          # the client's CPU per streamed token (~4 µs)
+COMMIT_S = 0.02              # one memory_write's connection and durable commit (0.02 s with 5,000 rows)
+ROW_S = 5e-6                 # per row written (3.5 µs)
+WORD_S = 2.5e-6              # per word of analysis (1.9 µs on a loaded machine; 0.85 µs idle)
+SCRIPT_S = {"word_count": 1e-6, "primes": 1e-6, "json_summary": 5e-6}   # per unit of size (0.4, 0.5, 3.3 µs)
+CHILD_S = 0.35               # CPU to start a call's child interpreter and import its tool (0.17-0.25 s)
+RUN_SETUP_S = 2.0            # a run's set-up outside the clock: a new pool, a sacrificial host (0.2-0.9 s)
+FAULT_COST_S = {"raise": 0.0, "crash": 0.5, "memory": 2.0}   # hang and spin cost their own seconds
+SWEEP_OVERRUN_S = 20.0       # a sweep may end one point (and its set-up) past its budget
+
+# what a user can lower to shorten a tool's calls, named as the page's widgets name it
+KNOBS = {"llm_call": "tokens or latency", "web_search": "latency", "vector_lookup": "latency",
+         "legacy_sdk": "latency", "memory_write": "rows per write", "analysis": "work (words)",
+         "sandboxed_script": "script size"}
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A job's conservative length in seconds, how many runs it makes, and what would shorten it most."""
+
+    seconds: float
+    runs: int
+    lower: str
+
+    def checked(self, also: str = "", limit_s: float = JOB_LIMIT_S) -> float:
+        """The seconds, if within ``limit_s``; else BadInput: one line with the estimate and what to lower."""
+        if self.seconds > limit_s:
+            raise BadInput(f"this job is estimated at up to {math.ceil(self.seconds)} s, over the {limit_s:g} s a "
+                           f"page job may take: lower {self.lower}" + (f", or {also}" if also else ""))
+        return self.seconds
+
+
+@dataclass(frozen=True)
+class _Cost:
+    """One call alone on one core: CPU it holds, time it waits (network, a server's pacing, a hang)."""
+
+    tool: str
+    kind: str
+    cpu: float
+    wait: float
+
+    @property
+    def total(self) -> float:
+        return self.cpu + self.wait
+
+
+def _call_cost(tool: str, params: dict) -> _Cost:
+    spec = CATALOG[tool]
+    cpu = wait = 0.0
+    if tool == "llm_call":
+        ttft = params["ttft_ms"] / 1000 * (1 + params["jitter"])
+        wait = min(10.0, ttft + params["tokens"] / params["tokens_per_s"]) + NET_CALL_S
+        cpu = AWAIT_CPU_S + params["tokens"] * TOKEN_CPU_S
+    elif spec.kind == "io" or tool == "legacy_sdk":
+        wait = min(10.0, params["latency_ms"] / 1000 * (1 + params.get("jitter", 0.0))) + NET_CALL_S
+        cpu = AWAIT_CPU_S
+    elif tool == "memory_write":
+        cpu = COMMIT_S + params["rows"] * ROW_S
+    elif tool == "analysis":
+        cpu = params["work"] * WORD_S
+    elif tool == "sandboxed_script":
+        cpu = CHILD_S + params["size"] * SCRIPT_S.get(params["script"], max(SCRIPT_S.values()))
+    else:                                       # a tool this module does not know yet: assume the worst
+        wait = MAX_RUN_S
+    return _Cost(tool, spec.kind, cpu, wait)
+
+
+def _costs(workload: Workload) -> list[_Cost]:
+    return [_call_cost(c.tool, c.params) for c in workload.calls()]
+
+
+def fault_seconds(workload: Workload, mode: str, timeout_s: float = 30.0) -> float:
+    """What the workload's injected faults add to a run in ``mode``, at their bound. A hang ends at the call's
+    timeout where the mode can interrupt or abandon the call, and lasts its full length where it cannot (the
+    caller's thread in sequential, the loop's thread in asyncio for anything not awaited). A spin counts in
+    full everywhere: a thread abandoned at its timeout keeps the GIL busy for the rest of it."""
+    extra = 0.0
+    for call in workload.calls():
+        if call.fault == "hang":
+            stuck = mode == "sequential" or (mode == "asyncio" and call.kind != "io")
+            extra += call.fault_s if stuck else min(call.fault_s, timeout_s)
+        elif call.fault == "spin":
+            extra += call.fault_s
+        elif call.fault is not None:
+            extra += FAULT_COST_S.get(call.fault, 0.0)
+    return extra
+
+
+def _spread(durations: list[float], lanes: int) -> float:
+    """Greedy list scheduling of ``durations`` on ``lanes``: never longer than Σ/lanes + (1 - 1/lanes)·max."""
+    if not durations:
+        return 0.0
+    lanes = max(1, lanes)
+    if lanes >= len(durations):
+        return max(durations)
+    return sum(durations) / lanes + (1 - 1 / lanes) * max(durations)
+
+
+def _pool(costs: list[_Cost], lanes: int, cores: int, extra_cpu: float = 0.0) -> float:
+    """Calls on ``lanes`` workers of their own (processes, children): CPU shares the cores, waiting overlaps."""
+    if not costs:
+        return 0.0
+    cpu = sum(c.cpu + extra_cpu for c in costs) / max(1, min(lanes, cores))
+    wait = sum(c.wait for c in costs) / max(1, lanes)
+    return cpu + wait + max(c.total + extra_cpu for c in costs)
+
+
+def _loop(costs: list[_Cost], limit: int | None, awaited: set[str]) -> float:
+    """An event loop: calls of the ``awaited`` kinds overlap their waiting (at most ``limit`` at once), the
+    loop runs their client work and every other call itself, one after another."""
+    waits = [c for c in costs if c.kind in awaited]
+    serial = sum(c.total for c in costs if c.kind not in awaited) + sum(c.cpu for c in waits)
+    return serial + _spread([c.wait for c in waits], limit or len(waits))
+
+
+def mode_wall(workload: Workload, mode: str, workers: int | None = None) -> float:
+    """The longest ``mode`` should take to run ``workload`` once, set-up excluded and before the margin."""
+    strategy = get_mode(mode)
+    plan = strategy.plan(workload, workers)
+    costs, cores = _costs(workload), usable_cores()
+    if mode == "sequential":
+        return sum(c.total for c in costs)
+    if mode == "asyncio":
+        return _loop(costs, plan.workers, {"io"})
+    if mode == "threads":                       # waiting overlaps on the threads; CPU work takes turns (GIL)
+        return sum(c.cpu for c in costs) + _spread([c.wait for c in costs], plan.threads)
+    if mode == "process-pool":
+        return _pool(costs, plan.processes, cores)
+    if mode == "subprocess":
+        return _pool(costs, plan.children, cores, extra_cpu=CHILD_S)
+    if mode == "hybrid":                        # each kind on its own primitive; added up, not overlapped
+        by_kind = {kind: [c for c in costs if c.kind == kind] for kind in ("io", "blocking", "cpu", "isolated")}
+        blocking = by_kind["blocking"]
+        return (_loop(by_kind["io"], None, {"io"})
+                + sum(c.cpu for c in blocking) + _spread([c.wait for c in blocking], plan.threads)
+                + _pool(by_kind["cpu"], plan.processes, cores)
+                + _pool(by_kind["isolated"], plan.children, cores, extra_cpu=CHILD_S))
+    return len(costs) * MAX_RUN_S               # a mode this module does not know yet: assume the worst
+
+
+def run_seconds(workload: Workload, mode: str, workers: int | None = None, timeout_s: float = 30.0) -> float:
+    """One run's conservative length: the mode's wall with the margin, its faults at their bound, and set-up;
+    at most the engine's bound on a run (calls still pending at ``MAX_RUN_S`` are cancelled; those running
+    may finish)."""
+    longest = max((c.total for c in _costs(workload)), default=0.0)
+    faults = fault_seconds(workload, mode, timeout_s)
+    wall = MARGIN * mode_wall(workload, mode, workers) + faults + RUN_SETUP_S
+    return min(wall, MAX_RUN_S + MARGIN * longest + faults + RUN_SETUP_S)
+
+
+def _lower(workload: Workload) -> str:
+    """What shortens the job most: the tool whose calls add up to the most time, or an injected hang or spin."""
+    by_tool: dict[str, float] = {}
+    for c in workload.calls():
+        by_tool[c.tool] = by_tool.get(c.tool, 0.0) + _call_cost(c.tool, c.params).total
+    tool = max(by_tool, key=by_tool.get)
+    hint = f"{tool}'s calls ({workload.counts[tool]}) or its {KNOBS.get(tool, 'parameters')}"
+    slow = [(kind, s) for kind, s in workload.faults.values() if kind in ("hang", "spin")]
+    if slow and slow[0][1] >= by_tool[tool]:
+        return f"how long the {slow[0][0]} lasts ({slow[0][1]:g} s), or {hint}"
+    return hint
+
+
+def estimate_runs(workload: Workload, variants: Iterable[dict], workers: int | None = None, timeout_s: float = 30.0,
+                  **_ignored) -> Estimate:
+    """A job of one run per variant (``{"mode": ..., **options}``, as :func:`agent_core.run_many` takes them),
+    one after another. Options that do not change the estimate (seed, on_error, async_twins: aiosqlite
+    runs on the loop's side as sqlite3 would) are accepted and ignored, so a page can pass what it passes to
+    the engine."""
+    seconds, runs = 0.0, 0
+    for variant in variants:
+        mode = variant["mode"]
+        w = variant.get("workers", workers)
+        if w is not None:
+            w = min(w, get_mode(mode).MAX_WORKERS)
+        seconds += run_seconds(workload, mode, w, float(variant.get("timeout_s", timeout_s)))
+        runs += 1
+    return Estimate(seconds, runs, _lower(workload))
+
+
+def estimate_compare(workload: Workload, modes: Iterable[str], baseline: bool = True, **options) -> Estimate:
+    """What :func:`agent_core.compare` runs: each mode once, the sequential baseline first."""
+    order = list(dict.fromkeys(modes))
+    if baseline:
+        order = ["sequential"] + [m for m in order if m != "sequential"]
+    return estimate_runs(workload, [{"mode": m} for m in order], **options)
+
+
+def estimate_sweep(budget_s: float) -> Estimate:
+    """A scaling sweep stops starting points at its own budget; the point under way may overrun it."""
+    return Estimate(float(budget_s) + SWEEP_OVERRUN_S, 1, "the sweep's time budget")
