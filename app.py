@@ -13,6 +13,7 @@ import streamlit as st
 
 def main() -> None:
     import agent_core
+    from agent_core import budget
     from ui import widgets
     from ui.measure import engine_warming, measure_into, run_button
 
@@ -26,14 +27,16 @@ def main() -> None:
 
     def plan():
         workload = agent_core.Workload.of(counts, params)      # bad values stop here, with what is allowed
-        if baseline:
-            return (f"sequential, then {mode} · {workload.spec}", 2 * workload.n_calls,
-                    lambda emit: agent_core.compare(workload, [mode], on_record=emit, on_run=emit, **options)[-1])
+        if baseline:                                            # so does a job over the page-job budget
+            estimate = budget.estimate_compare(workload, [mode], **options)
+            return (f"sequential, then {mode} · {workload.spec}", estimate.runs * workload.n_calls,
+                    lambda emit: agent_core.compare(workload, [mode], on_record=emit, on_run=emit, **options)[-1],
+                    estimate.checked(also="untick the sequential baseline"))
         return (f"{mode} · {workload.spec}", workload.n_calls,
-                lambda emit: agent_core.run(workload, mode, on_record=emit, **options))
+                lambda emit: agent_core.run(workload, mode, on_record=emit, **options),
+                budget.estimate_runs(workload, [{"mode": mode}], **options).checked())
 
-    if run_button("play", "Run"):
-        measure_into("play", "play.report", plan)
+    if measure_into("play", "play.report", plan, start=run_button("play", "Run")):
         results(mode)       # drawn now, so the charts reach the browser without waiting for the rerun,
         st.rerun()          # which only re-enables Run
     results(mode)

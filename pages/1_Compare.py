@@ -9,6 +9,7 @@ import streamlit as st
 
 def main() -> None:
     import agent_core
+    from agent_core import budget
     from agent_core.explain import explain_compare
     from agent_core.modes import MODES
     from ui import charts, widgets
@@ -23,10 +24,10 @@ def main() -> None:
     def plan():
         workload = agent_core.Workload.of(counts, params)
         return (f"six modes · {workload.spec}", len(MODES) * workload.n_calls,
-                lambda emit: agent_core.compare(workload, MODES, on_record=emit, on_run=emit, **options))
+                lambda emit: agent_core.compare(workload, MODES, on_record=emit, on_run=emit, **options),
+                budget.estimate_compare(workload, MODES, **options).checked())
 
-    if run_button("compare", "Run all six modes"):
-        measure_into("compare", "compare.reports", plan)
+    if measure_into("compare", "compare.reports", plan, start=run_button("compare", "Run all six modes")):
         st.rerun()
     show_error("compare")
     reports = st.session_state.get("compare.reports")

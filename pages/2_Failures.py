@@ -9,6 +9,7 @@ import streamlit as st
 
 def main() -> None:
     import agent_core
+    from agent_core import budget
     from agent_core.catalog import CATALOG
     from agent_core.explain import explain_failure, failure_summary
     from agent_core.faults import FAULT_KINDS
@@ -43,12 +44,14 @@ def main() -> None:
         if not modes:
             raise agent_core.BadInput("choose at least one mode")
         workload = agent_core.Workload.of(counts, params, {tool: (fault, float(seconds))})
+        variants = [{"mode": m} for m in modes]
         return (f"{tool}:{fault} · {workload.spec}", len(modes) * workload.n_calls,
-                lambda emit: agent_core.run_many(workload, [{"mode": m} for m in modes], timeout_s=timeout,
-                                                 on_error=on_error, on_record=emit, on_run=emit))
+                lambda emit: agent_core.run_many(workload, variants, timeout_s=timeout,
+                                                 on_error=on_error, on_record=emit, on_run=emit),
+                budget.estimate_runs(workload, variants, timeout_s=timeout).checked(also="choose fewer modes"))
 
-    if run_button("fail", "Run the fault under every chosen mode"):
-        measure_into("fail", "fail.reports", plan)
+    start = run_button("fail", "Run the fault under every chosen mode")
+    if measure_into("fail", "fail.reports", plan, start=start):
         st.rerun()
     show_error("fail")
     reports = st.session_state.get("fail.reports")

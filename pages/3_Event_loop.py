@@ -10,6 +10,7 @@ VARIANTS = [({"mode": "asyncio"}, "sqlite3 on the loop"), ({"mode": "asyncio", "
 
 def main() -> None:
     import agent_core
+    from agent_core import budget
     from ui import charts, widgets
     from ui.measure import engine_warming, measure_into, run_button, show_error
 
@@ -38,10 +39,10 @@ def main() -> None:
             variants = [v for v, _ in VARIANTS]
         return (f"{len(variants)} runs · {workload.spec}", len(variants) * workload.n_calls,
                 lambda emit: agent_core.run_many(workload, variants, timeout_s=float(timeout), on_record=emit,
-                                                 on_run=emit))
+                                                 on_run=emit),
+                budget.estimate_runs(workload, variants, timeout_s=float(timeout)).checked())
 
-    if job:
-        measure_into("loop", "loop.reports" if job == "modes" else "loop.sqlite_reports", plan)
+    if measure_into("loop", "loop.reports" if job == "modes" else "loop.sqlite_reports", plan, start=job):
         st.rerun()
     show_error("loop")
     reports = state.get("loop.reports")

@@ -8,7 +8,7 @@ import streamlit as st
 
 
 def main() -> None:
-    from agent_core import BadInput, scaling
+    from agent_core import BadInput, budget, scaling
     from agent_core.modes import MODES
     from ui import charts, widgets
     from ui.measure import engine_warming, measure_into, run_button, show_error
@@ -24,7 +24,7 @@ def main() -> None:
     modes = c2.multiselect("Modes", MODES, default=list(MODES), key="scale.modes")
     top = c3.select_slider("Up to (calls)", options=[10, 30, 100, 300, 1000], value=1000, key="scale.top")
     c4, c5, c6 = st.columns(3)
-    budget = c4.slider("Time budget (s)", 10, 120, 45, step=5, key="scale.budget")
+    time_budget = c4.slider("Time budget (s)", 10, 120, 45, step=5, key="scale.budget")
     latency = c5.slider("I/O latency per call (ms)", 20, 500, 100, step=10, key="scale.latency")
     with_workers = c6.checkbox("Also sweep the workers (32 calls, 1 → 32 workers)", value=True, key="scale.workers")
 
@@ -34,10 +34,10 @@ def main() -> None:
         sizes = [n for n in scaling.SIZES if n <= top]
         return (f"sweep · {', '.join(kinds)} · {len(modes)} modes · up to {top} calls", 1,
                 lambda emit: scaling.sweep(kinds, modes, sizes, scaling.WORKERS if with_workers else None,
-                                           budget_s=float(budget), latency_ms=int(latency), on_point=emit))
+                                           budget_s=float(time_budget), latency_ms=int(latency), on_point=emit),
+                budget.estimate_sweep(time_budget).checked())
 
-    if run_button("scale", "Run the sweep"):
-        measure_into("scale", "scale.points", plan)
+    if measure_into("scale", "scale.points", plan, start=run_button("scale", "Run the sweep")):
         st.rerun()
     show_error("scale")
     points = st.session_state.get("scale.points")
