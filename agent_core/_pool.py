@@ -8,7 +8,6 @@ still be running abandoned work is killed and replaced.
 """
 from __future__ import annotations
 
-import atexit
 import contextlib
 import multiprocessing
 import os
@@ -103,10 +102,14 @@ def _kill(pool: ProcessPoolExecutor) -> None:
         p.join(5)
 
 
-@atexit.register
+# Registered after concurrent.futures' own exit hook, so it runs first: that hook joins the pool's manager
+# thread, which would wait for a stuck task's alarm. Killing the workers first lets it go at once.
 def _shutdown() -> None:
     global _pool
     with _lock:
         if _pool is not None:
             _kill(_pool)
             _pool = None
+
+
+threading._register_atexit(_shutdown)

@@ -56,6 +56,35 @@ def environ_without_secrets() -> Iterator[None]:
             os.environ.update(saved)
 
 
+# Children the engine started and has not reaped yet (call children, hosts): each leads its own process group
+_LIVE: set[int] = set()
+_LIVE_LOCK = threading.Lock()
+
+
+def started(pid: int) -> None:
+    """Note a child that leads its own group, so that :func:`kill_live_children` can end it."""
+    with _LIVE_LOCK:
+        _LIVE.add(pid)
+
+
+def reaped(pid: int) -> None:
+    with _LIVE_LOCK:
+        _LIVE.discard(pid)
+
+
+def kill_live_children() -> None:
+    """Kill the group of every child still running: the process is going, and nothing may outlive it."""
+    with _LIVE_LOCK:
+        pids = list(_LIVE)
+    for pid in pids:
+        kill_group(pid)
+
+
+# Runs as the interpreter begins to exit, before it joins threads: a thread still waiting on a child (a
+# Streamlit job, an abandoned call) would otherwise hold the exit until that child's own deadline.
+threading._register_atexit(kill_live_children)
+
+
 def kill_group(pgid: int) -> None:
     """SIGKILL a whole process group (a child started with ``start_new_session=True`` leads its own)."""
     try:

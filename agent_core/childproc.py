@@ -21,7 +21,7 @@ import subprocess
 import time
 
 from ._execute import Outcome
-from ._spawn import child_env, kill_group, python_argv
+from ._spawn import child_env, kill_group, python_argv, reaped, started
 from .catalog import CATALOG
 from .tools import ToolContext
 
@@ -49,6 +49,7 @@ class Child:
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
                                      env=child_env())
         self.pid = self.proc.pid
+        started(self.pid)
         self._stdout_fd, self._stderr_fd = self.proc.stdout.fileno(), self.proc.stderr.fileno()
         self._buffers = {self._stdout_fd: bytearray(), self._stderr_fd: bytearray()}
         self._open = set(self._buffers)
@@ -109,6 +110,7 @@ class Child:
         if self.proc.returncode is None:
             _, status = os.waitpid(self.pid, 0)
             self.proc.returncode = os.waitstatus_to_exitcode(status)
+        reaped(self.pid)
         self._close()
 
     # -- mechanics -----------------------------------------------------------------------------------------
@@ -132,6 +134,7 @@ class Child:
         if pid == 0:
             return None
         self.proc.returncode = os.waitstatus_to_exitcode(status)    # so Popen never waits for it again
+        reaped(self.pid)
         return status, usage
 
     def _close(self) -> None:

@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 
-from ._spawn import child_env, kill_group, python_argv
+from ._spawn import child_env, kill_group, python_argv, reaped, started
 from ._supervise import die_with
 from .records import RunReport, TaskRecord
 from .tools import hand_over_llm_settings, llm_settings
@@ -86,6 +86,7 @@ def run_hosted(workload: Workload, mode: str, options: Options, on_record=None) 
         env[BACKEND_URL_ENV] = ensure_backend().url       # share ours: no second backend
     proc = subprocess.Popen(python_argv("agent_core.host:main"), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, start_new_session=True, env=env)
+    started(proc.pid)
     proc.stdin.write(json.dumps(request).encode())      # the LLM's key travels here, never in an environment
     proc.stdin.close()
     calls = workload.calls()
@@ -121,6 +122,7 @@ def run_hosted(workload: Workload, mode: str, options: Options, on_record=None) 
     # workers, resource tracker) inherit its pipes and would hold them open long after it died.
     died_at = _follow(proc, handle, time.monotonic() + MAX_RUN_S + _GRACE_S)
     _, status, _ = os.wait4(proc.pid, 0)
+    reaped(proc.pid)
     proc.returncode = os.waitstatus_to_exitcode(status)
     proc.stdout.close()
     proc.stderr.close()

@@ -24,13 +24,17 @@ def free_port() -> int:
 
 
 @contextmanager
-def streamlit_server(log_path: str | None = None) -> Iterator[str]:
+def streamlit_server(log_path: str | None = None, env: dict[str, str] | None = None,
+                     started: list | None = None) -> Iterator[str]:
+    """The app's URL while it serves; ``env`` adds to its environment; ``started`` receives its Popen."""
     port = free_port()
     log = open(log_path, "wb") if log_path else subprocess.DEVNULL
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true", f"--server.port={port}",
          "--server.address=127.0.0.1", "--browser.gatherUsageStats=false", "--server.fileWatcherType=none"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, **(env or {})})
+    if started is not None:
+        started.append(proc)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
