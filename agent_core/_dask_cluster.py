@@ -148,12 +148,13 @@ def _start(future: concurrent.futures.Future, address: str, n_workers: int | Non
         future.set_exception(exc if isinstance(exc, Exception) else ClusterError(repr(exc)))
 
 
-def stop_cluster() -> None:
+def stop_cluster(address: str | None = None) -> None:
     """Close every cluster client this process holds and stop the embedded cluster's host (and with it
-    its scheduler, nannies and workers). The next :func:`ensure_cluster` starts afresh."""
+    its scheduler, nannies and workers). The next :func:`ensure_cluster` starts afresh. ``address``: only
+    the client of that outside cluster (``""``: only the embedded cluster)."""
     with _lock:
-        futures = list(_clusters.values())
-        _clusters.clear()
+        keys = list(_clusters) if address is None else [k for k in _clusters if k == address]
+        futures = [_clusters.pop(k) for k in keys]
     for future in futures:
         try:
             cluster = future.result(START_TIMEOUT_S)
@@ -256,7 +257,9 @@ def host_main() -> None:
     cluster = LocalCluster(n_workers=options["n_workers"], threads_per_worker=options["threads_per_worker"],
                            processes=True, host="127.0.0.1", scheduler_port=0, dashboard_address=None,
                            resources={CPU_RESOURCE: 1}, memory_limit=WORKER_MEMORY,
-                           silence_logs=logging.ERROR)
+                           silence_logs=logging.ERROR,
+                           # the scheduler's HTTP server (health, metrics) would take 8787, or warn
+                           scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"})
     sys.stdout.write(json.dumps({"scheduler": cluster.scheduler_address, "pid": os.getpid()}) + "\n")
     sys.stdout.flush()
     _wait_for_owner(options["owner"])

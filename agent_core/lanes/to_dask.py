@@ -61,6 +61,12 @@ BACKSTOP_S = 3.0            # past its timeout, a call whose worker says nothing
 CLOCK_ROUND_TRIPS = 15
 RESTART_TIMEOUT_S = 30.0
 PREPARE_TIMEOUT_S = 60.0
+CONNECT_TIMEOUT_S = 1.0     # a worker that is gone refuses at once, but distributed retries until this
+_RETRY_S = 0.05             # before sending again a call no worker got
+
+
+class _NotSent(Exception):
+    """An io call never reached a worker (it could not be connected to, or it closed before the request)."""
 
 
 class _Call:
@@ -93,7 +99,7 @@ class _Shared:
         self.loop: asyncio.AbstractEventLoop = self.client.loop.asyncio_loop
         self.index: dict[str, int] = {}           # worker name -> 1-based index (address order at first sight)
         self.addr_by_name: dict[str, str] = {}
-        self.name_by_addr: dict[str, str] = {}
+        self.name_by_addr: dict[str, str] = {}     # every worker seen, for labels of workers since gone
         self.resources: dict[str, dict] = {}
         self.offsets: dict[str, tuple[float, float]] = {}    # address -> (worker clock - ours, error bound)
         self.io_inflight: dict[str, int] = {}
@@ -107,7 +113,7 @@ class _Shared:
     async def refresh(self) -> None:
         workers = (await self.client.scheduler.identity(n_workers=-1))["workers"]
         self.addr_by_name = {str(w["name"]): addr for addr, w in workers.items()}
-        self.name_by_addr = {addr: name for name, addr in self.addr_by_name.items()}
+        self.name_by_addr.update({addr: name for name, addr in self.addr_by_name.items()})  # gone ones kept
         self.resources = {addr: dict(w.get("resources") or {}) for addr, w in workers.items()}
         for addr in sorted(workers):
             self.index.setdefault(self.name_by_addr[addr], len(self.index) + 1)
@@ -175,8 +181,8 @@ class _Shared:
         """A call whose worker died under it (or was restarted by the lane): ``crashed``, with why."""
         label = self.label(addr)
         why = self.restart_reason.get(addr or "")
-        error = (f"lost: {label} was restarted by the lane ({why}) while it ran this call" if why
-                 else f"lost: {label} died while it ran this call")
+        error = (f"lost: {label} was restarted by the lane ({why}) before this call ended" if why
+                 else f"lost: {label} died before this call ended")
         if exc is not None and not why:
             error += f" ({type(exc).__name__})"
         detail = {"lost_with_worker": label}
@@ -218,6 +224,14 @@ class DaskLane:
         self._cpu_resource = False
         self._calls: dict[concurrent.futures.Future, _Call] = {}
         self._lock = threading.Lock()
+
+    @property
+    def clock_offsets(self) -> dict[str, tuple[float, float]]:
+        """Worker label -> (its ``perf_counter`` minus ours, the error bound of that figure), in seconds."""
+        shared = self._shared
+        if shared is None:
+            return {}
+        return {shared.label(addr): mapping for addr, mapping in shared.offsets.items()}
 
     # -- before the clock ------------------------------------------------------------------------------------
     def prepare(self, workload_kinds: set[str], workers: int | None) -> None:
@@ -311,42 +325,90 @@ class DaskLane:
         if call.out.set_running_or_notify_cancel():
             call.out.set_result(outcome)
 
-    def _io_worker(self) -> str | None:
+    async def _io_worker(self, call: _Call, avoid: set[str]) -> str | None:
+        """The run's connected worker with the fewest io calls in flight (one that could not be reached for
+        this call only if there is no other); after a worker died or restarted, wait (up to the call's
+        timeout) for one to be back."""
         shared = self._shared
-        candidates = [a for n, a in shared.addr_by_name.items() if self._names is None or n in self._names]
-        if not candidates:
-            return None
-        return min(candidates, key=lambda a: shared.io_inflight.get(a, 0))
+        deadline = call.submitted + max(call.ctx.timeout_s, 1.0)
+        while True:
+            candidates = [a for n, a in shared.addr_by_name.items() if self._names is None or n in self._names]
+            candidates = [a for a in candidates if a not in avoid] or candidates
+            if candidates:
+                return min(candidates, key=lambda a: shared.io_inflight.get(a, 0))
+            if time.perf_counter() > deadline or call.cancelled:
+                return None
+            await asyncio.sleep(_RETRY_S)
+            await self._refresh()
+
+    async def _refresh(self) -> None:
+        try:
+            await self._shared.refresh()
+        except OSError:
+            pass
 
     async def _io(self, call: _Call) -> Outcome:
+        """Send the call to a worker's ``agent_io`` handler and wait for its answer (bounded by the call's
+        timeout plus ``BACKSTOP_S``). A worker that could not be reached, or whose plugin is not installed
+        yet (it has just restarted), never got the call: another is tried."""
         shared = self._shared
-        addr = self._io_worker()
-        if addr is None:
-            return Outcome("error", error="no Dask worker of this run is connected")
-        if call.cancelled:
-            return Outcome("cancelled", error="cancelled before it was sent")
-        call.addr = addr
-        shared.io_inflight[addr] = shared.io_inflight.get(addr, 0) + 1
-        try:
-            reply = await asyncio.wait_for(
-                shared.client.rpc(addr).agent_io(token=call.token, tool=call.tool, params=call.params,
-                                                 ctx=call.ctx.to_dict()),
-                call.ctx.timeout_s + BACKSTOP_S)
-        except TimeoutError:
-            restart = await shared.restart(addr, f"{call.ctx.call_id} froze its event loop")
-            return Outcome("timeout", {"frozen_loop": True, **restart},
-                           f"no answer within {call.ctx.timeout_s + BACKSTOP_S:g} s: the event loop of "
-                           f"{shared.label(addr)} stopped answering, so the worker was restarted", worker=addr)
-        except OSError as exc:              # CommClosedError, refused: the worker died under the call
+        unreachable: set[str] = set()
+        while True:
+            if call.cancelled:
+                return Outcome("cancelled", error="cancelled before it was sent")
+            addr = await self._io_worker(call, unreachable)
+            if addr is None:
+                return Outcome("error", error="no Dask worker of this run is connected")
+            call.addr = addr
+            shared.io_inflight[addr] = shared.io_inflight.get(addr, 0) + 1
             try:
-                await shared.refresh()
-            except OSError:
-                pass
-            return shared.lost(call, addr, exc)
+                reply = await asyncio.wait_for(self._send_io(call, addr), call.ctx.timeout_s + BACKSTOP_S)
+            except _NotSent:
+                unreachable.add(addr)
+                if time.perf_counter() > call.submitted + call.ctx.timeout_s:
+                    return Outcome("timeout", {"unreachable": sorted(shared.label(a) for a in unreachable)},
+                                   f"no worker of this run could be reached within {call.ctx.timeout_s:g} s")
+                await asyncio.sleep(_RETRY_S)
+                await self._refresh()
+                continue
+            except TimeoutError:
+                restart = await shared.restart(addr, f"{call.ctx.call_id} froze its event loop")
+                return Outcome("timeout", {"frozen_loop": True, **restart},
+                               f"no answer within {call.ctx.timeout_s + BACKSTOP_S:g} s: the event loop of "
+                               f"{shared.label(addr)} stopped answering, so the worker was restarted", worker=addr)
+            except OSError as exc:          # CommClosedError: the worker died before it answered
+                await self._refresh()
+                return shared.lost(call, addr, exc)
+            finally:
+                shared.io_inflight[addr] -= 1
+            if reply is None:               # no agent_io handler: a worker still setting up after a restart
+                await asyncio.sleep(_RETRY_S)
+                continue
+            return Outcome(reply["status"], {**(reply["detail"] or {}), "pid": reply["pid"]}, reply["error"],
+                           reply["cpu_s"], addr, reply["elapsed"], reply["t"])
+
+    async def _send_io(self, call: _Call, addr: str) -> dict | None:
+        """One request on a pooled connection: a failure before the request is written is :class:`_NotSent`."""
+        pool = self._shared.client.rpc
+        try:
+            comm = await pool.connect(addr, timeout=CONNECT_TIMEOUT_S)    # refused is retried until then
+        except OSError as exc:
+            raise _NotSent from exc
+        try:
+            try:
+                await comm.write({"op": "agent_io", "reply": True, "token": call.token, "tool": call.tool,
+                                  "params": call.params, "ctx": call.ctx.to_dict()})
+            except OSError as exc:
+                raise _NotSent from exc
+            reply = await comm.read()
+        except BaseException:
+            comm.abort()
+            raise
         finally:
-            shared.io_inflight[addr] -= 1
-        return Outcome(reply["status"], {**(reply["detail"] or {}), "pid": reply["pid"]}, reply["error"],
-                       reply["cpu_s"], addr, reply["elapsed"], reply["t"])
+            pool.reuse(addr, comm)
+        if isinstance(reply, dict) and reply.get("status") == "uncaught-error":
+            raise RuntimeError(f"the worker's agent_io handler failed: {reply.get('text') or reply}")
+        return reply
 
     async def _task(self, call: _Call) -> Outcome:
         from .._dask_cluster import CPU_RESOURCE
@@ -370,6 +432,8 @@ class DaskLane:
         finally:
             if not result.done():
                 result.cancel()
+        if any(a not in shared.name_by_addr for a in [outcome.worker, *(a for a, _ in call.attempts)] if a):
+            await self._refresh()           # a worker that joined since (a restart): learn its name
         if call.kind == "cpu":
             outcome.detail = {**outcome.detail, "gil_exclusive": self._cpu_resource}
         if len(call.attempts) > 1:
@@ -410,6 +474,7 @@ class DaskLane:
         try:
             return result.result()
         except KilledWorker as exc:
+            await self._refresh()               # no io call goes to the dead worker's address
             addr = getattr(exc.last_worker, "address", None) or call.addr
             outcome = shared.lost(call, addr, exc)
             outcome.detail["dask"] = f"KilledWorker after {exc.allowed_failures + 1} worker death(s)"

@@ -1,0 +1,348 @@
+"""The Dask lane on real clusters: the embedded LocalCluster, and one started with ``dask scheduler`` and two
+``dask worker`` processes (tests/dask_cluster.py) reached through DASK_SCHEDULER_ADDRESS. Real calls against
+the embedded backend; real kills; processes found through /proc."""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+
+from agent_core import _dask_cluster
+from agent_core.backend import ensure_backend
+from agent_core.catalog import resolve_params
+from agent_core.errors import BadInput
+from agent_core.lanes.to_dask import DaskLane
+from agent_core.tools import ToolContext, llm_target
+
+from .conftest import ROOT, processes_tagged
+from .dask_cluster import DaskCluster
+
+ALL_KINDS = {"io", "blocking", "cpu", "isolated"}
+
+
+# -- helpers ---------------------------------------------------------------------------------------------------
+def ctx(call_id: str, timeout_s: float = 20.0, fault: str | None = None, fault_s: float = 30.0) -> ToolContext:
+    url = ensure_backend().url
+    llm_url, model, key = llm_target(url)
+    return ToolContext(call_id, seed=0, timeout_s=timeout_s, base_url=url, llm_base_url=llm_url, llm_model=model,
+                       llm_api_key=key, fault=fault, fault_s=fault_s)
+
+
+def run_calls(lane: DaskLane, calls: list[tuple[str, str, dict, ToolContext]], timeout: float = 90.0):
+    """Submit every call at once; (outcomes, when we sent them, when they all came back) on perf_counter."""
+    sent = time.perf_counter()
+    futures = [lane.submit(tool, kind, params, c) for tool, kind, params, c in calls]
+    outcomes = [f.result(timeout) for f in futures]
+    return outcomes, sent, time.perf_counter()
+
+
+def peak_concurrency(outcomes) -> int:
+    edges = sorted([(o.started_at + o.elapsed_s, -1) for o in outcomes] + [(o.started_at, 1) for o in outcomes])
+    now = peak = 0
+    for _, step in edges:
+        now += step
+        peak = max(peak, now)
+    return peak
+
+
+def address_of(label: str) -> str:
+    return label.split(" · ", 1)[1]
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def worker_pids(lane: DaskLane) -> dict[str, int]:
+    return lane._shared.client.run(os.getpid)
+
+
+def io_call(i: int, latency_ms: int = 200, **kw):
+    return ("web_search", "io", resolve_params("web_search", {"latency_ms": latency_ms, "jitter": 0}),
+            ctx(f"web_search#{i}", **kw))
+
+
+def cpu_call(i: int, work: int = 200_000, **kw):
+    return ("analysis", "cpu", resolve_params("analysis", {"work": work}), ctx(f"analysis#{i}", **kw))
+
+
+# -- clusters --------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module", autouse=True)
+def _stop_clusters_after_module():
+    yield
+    _dask_cluster.stop_cluster()
+
+
+@pytest.fixture(scope="module")
+def embedded_lane():
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv(_dask_cluster.ADDRESS_ENV, raising=False)
+        lane = DaskLane()
+        lane.prepare(ALL_KINDS, None)
+    yield lane
+    lane.close()
+
+
+@pytest.fixture(scope="module")
+def cli_cluster():
+    cluster = DaskCluster(workers=2, nthreads=1)
+    with cluster:
+        yield cluster
+        _dask_cluster.stop_cluster(cluster.address)        # our client goes before its cluster does
+    assert cluster.group_pids() == []
+
+
+@pytest.fixture(scope="module")
+def cli_lane(cli_cluster):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(_dask_cluster.ADDRESS_ENV, cli_cluster.address)
+        lane = DaskLane()
+        lane.prepare(ALL_KINDS, None)
+    yield lane
+    lane.close()
+
+
+# -- placement -------------------------------------------------------------------------------------------------
+def test_io_calls_overlap_on_the_workers_loops_beyond_their_thread_slots(cli_lane, cli_cluster):
+    """50 io calls of 200 ms on 2 workers with one thread each: all at once, not 2 at a time (5 s)."""
+    outcomes, sent, back = run_calls(cli_lane, [io_call(i) for i in range(50)])
+    assert [o.status for o in outcomes] == ["ok"] * 50, {o.error for o in outcomes}
+    assert peak_concurrency(outcomes) >= 20, peak_concurrency(outcomes)
+    assert back - sent < 2.5
+    assert {address_of(o.worker) for o in outcomes} == set(cli_cluster.worker_pids())    # both workers' loops
+
+
+def test_a_coroutine_task_holds_a_thread_slot(cli_lane):
+    """Why io calls are not Dask tasks: an ``async def`` task runs on the worker's loop, but a worker runs
+    only nthreads tasks at once, so on 2 x 1 thread six 300 ms coroutine tasks never overlap beyond 2."""
+    async def nap():
+        start = time.perf_counter()
+        await asyncio.sleep(0.3)
+        return start, time.perf_counter()
+
+    client = cli_lane._shared.client
+    spans = client.gather([client.submit(nap, pure=False) for _ in range(6)])
+    edges = sorted([(end, -1) for _, end in spans] + [(start, 1) for start, _ in spans])
+    now = peak = 0
+    for _, step in edges:
+        now += step
+        peak = max(peak, now)
+    assert peak <= 2
+
+
+def test_every_call_names_one_of_the_two_dask_worker_processes(cli_lane, cli_cluster):
+    addresses = sorted(cli_cluster.worker_pids())
+    assert cli_lane.workers == [f"dask worker {i} · {a}" for i, a in enumerate(addresses, 1)]
+    calls = [io_call(i) for i in range(6)] + [cpu_call(i, 50_000) for i in range(2)]
+    calls += [("legacy_sdk", "blocking", resolve_params("legacy_sdk", {"latency_ms": 100}), ctx(f"legacy_sdk#{i}"))
+              for i in range(2)]
+    calls.append(("sandboxed_script", "isolated", resolve_params("sandboxed_script", {}), ctx("sandboxed_script#1")))
+    outcomes, _, _ = run_calls(cli_lane, calls)
+    assert [o.status for o in outcomes] == ["ok"] * len(calls), [o.error for o in outcomes]
+    assert {o.worker for o in outcomes} <= set(cli_lane.workers)
+
+
+def test_cpu_calls_run_in_distinct_worker_processes(embedded_lane):
+    outcomes, _, _ = run_calls(embedded_lane, [cpu_call(i) for i in range(4)])
+    assert [o.status for o in outcomes] == ["ok"] * 4, [o.error for o in outcomes]
+    assert len({o.detail["pid"] for o in outcomes}) >= 2
+    assert all(o.detail["gil_exclusive"] for o in outcomes)
+    assert all(o.cpu_s > 0.01 for o in outcomes)
+
+
+def test_io_calls_overlap_on_the_embedded_cluster_too(embedded_lane):
+    outcomes, _, _ = run_calls(embedded_lane, [io_call(i) for i in range(40)])
+    assert [o.status for o in outcomes] == ["ok"] * 40
+    assert peak_concurrency(outcomes) >= 20
+
+
+# -- clocks ----------------------------------------------------------------------------------------------------
+def test_worker_stamps_are_mapped_onto_our_clock_within_the_measured_bound(embedded_lane):
+    assert 0 < embedded_lane.clock_error_s < 0.005
+    # here every worker reads the same CLOCK_MONOTONIC: the true offset is 0, so the measured one must be
+    # within its own error bound of it
+    for label, (offset, error) in embedded_lane.clock_offsets.items():
+        assert abs(offset) <= error + 1e-4, (label, offset, error)
+    outcomes, sent, back = run_calls(embedded_lane, [io_call(i) for i in range(5)] + [cpu_call(9, 50_000)])
+    for o in outcomes:
+        assert sent <= o.started_at and o.started_at + o.elapsed_s <= back
+        assert 0 < o.detail["clock_error_ms"] < 5
+    assert all(0.19 < o.elapsed_s < 1.5 for o in outcomes[:5])
+
+
+# -- timeouts, faults, kills -----------------------------------------------------------------------------------
+def test_a_hang_in_a_thread_times_out_and_its_worker_is_restarted(embedded_lane):
+    before = worker_pids(embedded_lane)
+    t = time.perf_counter()
+    outcome = embedded_lane.submit(*cpu_call(1, timeout_s=2.0, fault="hang", fault_s=30.0)).result(60)
+    took = time.perf_counter() - t
+    assert outcome.status == "timeout"
+    assert outcome.detail["stuck_thread"] and outcome.detail["worker_restarted"], outcome.detail
+    assert 2.0 <= took < 2.0 + 15.0
+    assert not alive(before[address_of(outcome.worker)])      # the process holding the stuck thread is gone
+    after = embedded_lane.submit(*cpu_call(2, 20_000)).result(60)
+    assert after.status == "ok"
+
+
+def test_a_crash_kills_its_worker_and_is_reported_not_retried(embedded_lane):
+    outcome = embedded_lane.submit(*cpu_call(1, 20_000, fault="crash")).result(60)
+    assert outcome.status == "crashed"
+    assert "died" in outcome.error and outcome.detail["lost_with_worker"] == outcome.worker
+    assert "retried_on" not in outcome.detail                     # allowed-failures = 0: no silent rerun
+    assert embedded_lane.submit(*cpu_call(2, 20_000)).result(60).status == "ok"
+
+
+def test_an_isolated_call_runs_in_its_own_child_which_its_timeout_kills(embedded_lane):
+    params = resolve_params("sandboxed_script", {})
+    ok = embedded_lane.submit("sandboxed_script", "isolated", params, ctx("sandboxed_script#1")).result(60)
+    assert ok.status == "ok" and ok.detail["child"] != f"pid {ok.detail['pid']}"
+    t = time.perf_counter()
+    hung = embedded_lane.submit("sandboxed_script", "isolated", params,
+                                ctx("sandboxed_script#2", timeout_s=1.0, fault="hang")).result(60)
+    assert hung.status == "timeout" and "process group killed" in hung.error
+    assert time.perf_counter() - t < 6.0 and "worker_restarted" not in hung.detail
+
+
+def test_cancelling_an_io_call_stops_it_on_its_worker(embedded_lane):
+    client = embedded_lane._shared.client
+
+    def running() -> int:
+        return sum(client.run(lambda dask_worker: len(dask_worker.plugins["agent-core"].calls)).values())
+
+    future = embedded_lane.submit(*io_call(1, latency_ms=8000))
+    deadline = time.monotonic() + 5
+    while running() == 0:
+        assert time.monotonic() < deadline, "the call never reached a worker"
+        time.sleep(0.05)
+    embedded_lane.cancel(future)
+    assert future.cancelled()
+    deadline = time.monotonic() + 3                 # long before its 8 s would be over
+    while running():
+        assert time.monotonic() < deadline, "the call still runs on its worker"
+        time.sleep(0.05)
+
+
+def test_prepare_refuses_more_workers_than_the_cluster_has(embedded_lane):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv(_dask_cluster.ADDRESS_ENV, raising=False)
+        with pytest.raises(BadInput, match="workers=9"):
+            DaskLane().prepare({"io"}, 9)
+
+
+def test_killing_a_worker_mid_run_is_reported_truthfully():
+    """SIGKILL one ``dask worker`` process while it holds calls: its io calls are crashed; its tasks are
+    crashed or ran again elsewhere and say so; nothing that ran on it comes back ok and silent."""
+    with DaskCluster(workers=2, nthreads=2) as cluster:
+        try:
+            with pytest.MonkeyPatch.context() as mp:
+                mp.setenv(_dask_cluster.ADDRESS_ENV, cluster.address)
+                lane = DaskLane()
+                lane.prepare({"io", "blocking"}, None)
+            pids = cluster.worker_pids()
+            victim = sorted(pids)[0]
+            params = resolve_params("legacy_sdk", {"latency_ms": 3000, "jitter": 0})
+            calls = [("legacy_sdk", "blocking", params, ctx(f"legacy_sdk#{i}")) for i in range(4)]
+            calls += [io_call(i, latency_ms=3000) for i in range(6)]
+            futures = [lane.submit(*c) for c in calls]
+            time.sleep(1.0)
+            os.kill(pids[victim], signal.SIGKILL)
+            outcomes = [f.result(90) for f in futures]
+            lane.close()
+        finally:
+            _dask_cluster.stop_cluster(cluster.address)
+        assert cluster.group_pids() != []
+    assert cluster.group_pids() == []
+
+    on_victim = [o for o in outcomes if o.worker and address_of(o.worker) == victim]
+    retried = [o for o in outcomes if victim in " ".join(o.detail.get("earlier_workers", []))]
+    assert on_victim or retried, "no call was on the killed worker"
+    for o in on_victim:
+        assert o.status == "crashed" and "died" in o.error, (o, o.detail)
+    for o in retried:
+        assert o.detail["attempts"] >= 2 and address_of(o.detail["retried_on"]) != victim
+    for o in outcomes:
+        if o.status == "ok":
+            assert address_of(o.worker) != victim
+    assert all(o.status in ("ok", "crashed") for o in outcomes)
+    io_on_victim = [o for o in outcomes[4:] if address_of(o.worker) == victim]
+    assert io_on_victim and all(o.status == "crashed" for o in io_on_victim)     # io calls are never rerun
+
+
+# -- supervision and environment -------------------------------------------------------------------------------
+_OWNER = r"""
+import json, os, sys, time
+sys.path.insert(0, sys.argv[2])
+from agent_core import _dask_cluster
+from agent_core.lanes.to_dask import DaskLane
+cluster = _dask_cluster.ensure_cluster()
+DaskLane().prepare({"cpu", "io"}, None)
+print(json.dumps({"host": cluster.host.pid, "workers": list(cluster.client.run(os.getpid).values())}), flush=True)
+if sys.argv[1] == "stop":
+    _dask_cluster.stop_cluster()
+    print("stopped", flush=True)
+time.sleep(300)
+"""
+
+
+def _start_owner(how: str, tag: str) -> tuple[subprocess.Popen, dict]:
+    env = {k: v for k, v in os.environ.items() if k != _dask_cluster.ADDRESS_ENV}
+    env.update(AGENT_TEST_TAG=tag, MY_SERVICE_API_KEY="sk-not-for-workers", DB_PASSWORD="hunter2")
+    owner = subprocess.Popen([sys.executable, "-c", _OWNER, how, ROOT], env=env, stdout=subprocess.PIPE, text=True)
+    line = owner.stdout.readline()
+    assert line, "the owner did not start its cluster"
+    return owner, json.loads(line)
+
+
+def _environ(pid: int) -> set[str]:
+    with open(f"/proc/{pid}/environ", "rb") as f:
+        return {item.split(b"=", 1)[0].decode() for item in f.read().split(b"\0") if item}
+
+
+def test_the_cluster_dies_with_its_owner_even_by_sigkill_and_carries_no_secrets():
+    tag = uuid.uuid4().hex
+    owner, started = _start_owner("keep", tag)
+    try:
+        tagged = set(processes_tagged(tag))
+        cluster = {started["host"], *started["workers"]}
+        assert cluster <= tagged, (cluster, tagged)
+        assert {"MY_SERVICE_API_KEY", "DB_PASSWORD"} <= _environ(owner.pid)
+        for pid in tagged - {owner.pid}:
+            assert not {"MY_SERVICE_API_KEY", "DB_PASSWORD"} & _environ(pid), pid
+        owner.kill()                                # SIGKILL: no atexit, no finally
+        owner.wait()
+        deadline = time.monotonic() + 10
+        while processes_tagged(tag):
+            assert time.monotonic() < deadline, f"left behind: {processes_tagged(tag)}"
+            time.sleep(0.1)
+    finally:
+        owner.kill()
+        owner.wait()
+        owner.stdout.close()
+        for pid in processes_tagged(tag):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_stop_cluster_leaves_no_process():
+    tag = uuid.uuid4().hex
+    owner, started = _start_owner("stop", tag)
+    try:
+        assert owner.stdout.readline().strip() == "stopped"
+        assert set(processes_tagged(tag)) == {owner.pid}
+        assert not any(alive(p) for p in (started["host"], *started["workers"]))
+    finally:
+        owner.kill()
+        owner.wait()
+        owner.stdout.close()
+        for pid in processes_tagged(tag):
+            os.kill(pid, signal.SIGKILL)
