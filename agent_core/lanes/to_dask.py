@@ -215,8 +215,12 @@ class DaskLane:
     """
 
     name = "dask"
+    in_process = False          # a crash on a worker never takes this process down
+    remote = True               # calls get a context without this process's clients
 
-    def __init__(self) -> None:
+    def __init__(self, size: int | None = None, options=None) -> None:
+        self.size = size                            # how many of the cluster's workers to use (None: all)
+        self.options = options
         self.clock_error_s: float | None = None     # the worst clock-mapping error bound over the run's workers
         self.workers: list[str] = []                # labels of the workers this run may use
         self._shared: _Shared | None = None
@@ -234,11 +238,15 @@ class DaskLane:
         return {shared.label(addr): mapping for addr, mapping in shared.offsets.items()}
 
     # -- before the clock ------------------------------------------------------------------------------------
-    def prepare(self, workload_kinds: set[str], workers: int | None) -> None:
+    def prepare(self, workload_kinds=None, workers: int | None = None) -> None:
         """Cluster up (the embedded one, or ``DASK_SCHEDULER_ADDRESS``'s), client connected, the worker
-        plugin installed, a task run on every worker, clocks measured. ``workers`` caps how many of the
-        cluster's workers this run uses (the first ones by index); more than the cluster has is BadInput."""
+        plugin installed, a task run on every worker, clocks measured. ``workers`` (default: the lane's
+        ``size``) caps how many of the cluster's workers this run uses, the first ones by index; more than
+        the cluster has is BadInput. ``workload_kinds`` (a set of kinds, or a Workload) is not needed:
+        every worker is ready for every kind."""
         from .._dask_cluster import CPU_RESOURCE, ensure_cluster
+        if workers is None:
+            workers = self.size
         cluster = ensure_cluster()
         with cluster.lock:
             shared = cluster.extras.get("lane")
@@ -271,9 +279,13 @@ class DaskLane:
         return asyncio.run_coroutine_threadsafe(coro, self._shared.loop).result(timeout)
 
     # -- calls --------------------------------------------------------------------------------------------
-    def submit(self, tool: str, kind: str, params: dict, ctx) -> concurrent.futures.Future:
+    def submit(self, tool, kind: str | None = None, params: dict | None = None, ctx=None) -> concurrent.futures.Future:
         """Send one call; the future resolves to its :class:`Outcome` (never raises for the call's own
-        failures: those are statuses). Safe from any thread."""
+        failures: those are statuses). Safe from any thread. ``tool`` may also be an engine ``Job``
+        (``job.call.tool/kind/params``, ``job.ctx``)."""
+        if kind is None:
+            job = tool
+            tool, kind, params, ctx = job.call.tool, job.call.kind, job.call.params, job.ctx
         call = _Call(tool, kind, params, ctx)
         with self._lock:
             self._calls[call.out] = call
@@ -281,7 +293,7 @@ class DaskLane:
         asyncio.run_coroutine_threadsafe(self._run(call), self._shared.loop)
         return call.out
 
-    async def call(self, tool: str, kind: str, params: dict, ctx) -> Outcome:
+    async def call(self, tool, kind: str | None = None, params: dict | None = None, ctx=None) -> Outcome:
         """:meth:`submit`, awaited from any asyncio loop; cancelling the await cancels the call."""
         future = self.submit(tool, kind, params, ctx)
         try:
@@ -290,12 +302,15 @@ class DaskLane:
             self.cancel(future)
             raise
 
-    def cancel(self, future: concurrent.futures.Future) -> None:
-        """Cancel a call sent by :meth:`submit` (see the class docstring for what that does where)."""
+    def cancel(self, future: concurrent.futures.Future) -> bool:
+        """Cancel a call sent by :meth:`submit` (see the class docstring for what that does where). True if
+        the call is still running and cannot be stopped: a task already started in a worker thread."""
         with self._lock:
             call = self._calls.get(future)
-        if call is not None and future.cancel():
-            self._shared.loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self._on_cancel(call)))
+        if call is None or not future.cancel():
+            return False
+        self._shared.loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self._on_cancel(call)))
+        return call.kind != "io" and bool(call.attempts)
 
     def close(self) -> None:
         """Release what this run holds: calls still pending are cancelled. The cluster stays warm."""
