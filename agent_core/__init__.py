@@ -22,8 +22,8 @@ __all__ = [
 ]
 
 _WHERE = {
-    "run": "runner", "arun": "runner", "compare": "runner", "run_many": "runner", "warm_up": "runner",
-    "abandoned_calls": "runner", "MODES": "modes",
+    "run": "api", "arun": "api", "compare": "api", "run_many": "api", "warm_up": "api",
+    "abandoned_calls": "api", "MODES": "modes",
     "KINDS": "catalog", "CATALOG": "catalog", "ToolSpec": "catalog", "Param": "catalog", "get_tool": "catalog",
     "Workload": "workload", "RunReport": "records", "TaskRecord": "records",
     "AgentCoreError": "errors", "BadInput": "errors", "BackendError": "errors",

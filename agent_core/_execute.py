@@ -1,7 +1,7 @@
 """Running one call's tool in this thread or on this loop, and mapping what it raised to a status.
 
 This is the only place foreign errors (httpx, sqlite3, OS) become statuses. It never touches the
-run's clock: :mod:`agent_core.runner` stamps start and end around these functions. Child processes
+run's clock: :mod:`agent_core.engine` stamps start and end around these functions. Child processes
 import it, so it stays free of heavy imports (no asyncio, dataclasses, typing, json).
 """
 from __future__ import annotations

@@ -133,6 +133,15 @@ class RunReport:
                 "loop_lag_samples": self.loop_lag}
 
     @classmethod
+    def of(cls, mode: str, wall_s: float, tasks: list[TaskRecord], workload, options, **fields) -> RunReport:
+        """The one way a report is built, for a live run and for a host that died: the workload's spec,
+        parameters and faults, and the options, written the same way every time."""
+        return cls(mode=mode, wall_s=wall_s, tasks=tasks,
+                   options={**options.to_dict(), "spec": workload.spec, "params": workload.params},
+                   faults=[{"call": c.id, "kind": c.fault, "seconds": c.fault_s} for c in workload.calls() if c.fault],
+                   **fields)
+
+    @classmethod
     def from_dict(cls, data: dict) -> RunReport:
         lag = data.get("loop_lag_samples")
         return cls(mode=data["mode"], wall_s=data["wall_s"], tasks=[TaskRecord.from_dict(t) for t in data["tasks"]],

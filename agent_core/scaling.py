@@ -12,11 +12,11 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 
-from . import runner
+from . import api
 from .catalog import CATALOG
 from .errors import BadInput
 from .machine import usable_cores
-from .modes import MODES
+from .modes import MODES, get_mode
 
 SIZES = (1, 3, 10, 30, 100, 300, 1000)
 WORKERS = (1, 2, 4, 8, 16, 32)
@@ -73,7 +73,7 @@ def _workload(kind: str, latency_ms: int, work: int) -> tuple[str, dict]:
 
 def _calibrate(kind: str, tool: str, params: dict) -> float:
     """The ideal's unit, measured now: one io call's wall alone, or one cpu call's CPU time."""
-    one = [runner.run(f"{tool}:1", "sequential", params=params) for _ in range(3)]
+    one = [api.run(f"{tool}:1", "sequential", params=params) for _ in range(3)]
     if kind == "io":
         return min(r.wall_s for r in one)
     return min(r.sum_cpu_s for r in one)
@@ -96,7 +96,7 @@ def sweep(kinds: Iterable[str] = ("io", "cpu"), modes: Iterable[str] = MODES, si
     if not 1.0 <= budget_s <= MAX_BUDGET_S:
         raise BadInput(f"budget_s={budget_s} is out of range: allowed 1..{MAX_BUDGET_S:g} s")
     for mode in modes:
-        runner.get_mode(mode)
+        get_mode(mode)
     started = time.monotonic()
     points: list[Point] = []
     plan = []
@@ -106,7 +106,7 @@ def sweep(kinds: Iterable[str] = ("io", "cpu"), modes: Iterable[str] = MODES, si
         plan += [(kind, mode, n, None) for n in sizes if n <= cap for mode in modes]
         if workers:                          # most workers first: each point then predicts the next
             plan += [(kind, mode, min(workers_n, cap), w) for mode in modes if mode not in ("sequential", "hybrid")
-                     for w in sorted(set(workers), reverse=True) if w <= runner.get_mode(mode).MAX_WORKERS]
+                     for w in sorted(set(workers), reverse=True) if w <= get_mode(mode).MAX_WORKERS]
     units = {kind: _calibrate(kind, *_workload(kind, latency_ms, work)) for kind in kinds}
     series_keys = {(kind, mode, "n" if w is None else "workers") for kind, mode, _, w in plan}
     share_s = (budget_s - (time.monotonic() - started)) / max(1, len(series_keys))
@@ -132,7 +132,7 @@ def sweep(kinds: Iterable[str] = ("io", "cpu"), modes: Iterable[str] = MODES, si
                           skipped=f"would take about {predicted:.1f} s: over the time budget")
         else:
             t = time.monotonic()
-            report = runner.run(f"{tool}:{n}", mode, params=params, workers=w)
+            report = api.run(f"{tool}:{n}", mode, params=params, workers=w)
             spent[(kind, mode, axis)] = spent.get((kind, mode, axis), 0.0) + time.monotonic() - t
             point = Point(kind, mode, n, report.workers, report.wall_s, ideal, report.sum_cpu_s, report.ok,
                           axis=axis)

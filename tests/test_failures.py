@@ -14,7 +14,7 @@ import pytest
 
 import agent_core
 from agent_core.explain import explain_failure, failure_summary
-from agent_core.runner import abandoned_calls
+from agent_core import abandoned_calls
 
 from .conftest import call_children, descendants
 

@@ -15,9 +15,10 @@ import uuid
 import pytest
 
 import agent_core
-from agent_core import runner
 from agent_core.catalog import CATALOG
-from agent_core.modes import MODES, get_mode
+from agent_core.engine.run import Run
+from agent_core.modes import MODES, in_process_kinds
+from agent_core.workload import Options, Workload
 
 from .conftest import ROOT, process_table, processes_tagged
 
@@ -90,7 +91,7 @@ def _tool_of(kind: str) -> str:
     return next(name for name, spec in CATALOG.items() if spec.kind == kind)
 
 
-HOSTED = [(mode, kind) for mode in MODES for kind in sorted(get_mode(mode).IN_PROCESS_KINDS)]
+HOSTED = [(mode, kind) for mode in MODES for kind in sorted(in_process_kinds(mode))]
 
 
 @pytest.mark.parametrize("mode,kind", HOSTED)
@@ -109,11 +110,10 @@ def test_a_crash_that_takes_the_run_down_is_reported_in_seconds(mode, kind):
 
 def test_only_calls_of_a_tool_that_uses_the_llm_get_its_key(monkeypatch):
     monkeypatch.setenv("AGENT_LLM_API_KEY", SECRET)
-    strategy, run = runner._setup("llm_call:1,sandboxed_script:1,web_search:1", "subprocess", None, 30.0, 0, None,
-                                  None, "keep-going", False, time.perf_counter, None)
+    run = Run(Workload.parse("llm_call:1,sandboxed_script:1,web_search:1"), "subprocess", Options())
     run.prepare()
     try:
-        keys = {c.tool: run._remote_ctx(c).llm_api_key for c in run.calls}
+        keys = {c.tool: run.resources.ctx(c, remote=True).llm_api_key for c in run.calls}
     finally:
         run.cleanup()
     assert keys == {"llm_call": SECRET, "sandboxed_script": "", "web_search": ""}

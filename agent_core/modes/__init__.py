@@ -1,40 +1,54 @@
-"""The six modes (strategies): one module each, one entry point, ``schedule(run)``.
+"""The modes: one module each, and :data:`MODES`, the one list of them.
 
-A mode only decides *where* each call goes, using the building blocks on :class:`agent_core.runner.Run`
-(``call_here``, ``call_on_loop``, ``call_in_thread``, ``call_in_pool``, ``call_in_child``). It never reads
-a clock: the runner stamps every call. Each module declares:
+A mode only decides *where* each kind of call runs: it names a lane per kind (``ROUTES``). It never reads
+a clock: the engine stamps every call. Each module declares:
 
-- ``SUMMARY``: one line for users;
-- ``LOOP``: ``schedule`` is a coroutine run on an event loop in this process (its lag is measured);
+- ``SUMMARY``: one line for users; ``COLOUR``: its colour in every chart; ``SNIPPET``: the file in
+  ``snippets/`` that shows its minimal code (executed by the tests);
+- ``ROUTES``: tool kind -> lane name (:data:`agent_core.lanes.LANES`);
+- ``LOOP``: the run is driven from an event loop in this process (its lag is measured);
 - ``MAX_WORKERS``: the bound on ``workers`` for this mode;
-- ``IN_PROCESS_KINDS``: the tool kinds whose calls run in the calling process (a crash there takes
-  the caller down, so the runner hosts such runs in a sacrificial child);
-- ``plan(workload, workers) -> Plan``: what the runner must prepare before the clock starts.
+- ``plan(workload, workers) -> Plan``: lane sizes and limits, decided before the clock starts.
+
+To add a mode: write its module and its snippet, and add its name to ``MODES`` (see docs/ARCHITECTURE.md).
 """
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType
 
 from ..errors import BadInput
 
-MODES = ("sequential", "asyncio", "threads", "process-pool", "subprocess", "hybrid")
-ALL_KINDS = frozenset({"io", "blocking", "cpu", "isolated"})
+# name -> module; the order is the order pages, tables and comparisons show them (the baseline first)
 _MODULES = {"sequential": "sequential", "asyncio": "asyncio_loop", "threads": "threads",
-            "process-pool": "process_pool", "subprocess": "subprocess_children", "hybrid": "hybrid"}
+            "process-pool": "process_pool", "subprocess": "subprocess_children", "hybrid": "hybrid"}  # TEMP-DASK
+MODES = tuple(_MODULES)
+BASELINE = "sequential"
+ALL_KINDS = ("io", "blocking", "cpu", "isolated")
 
 
 @dataclass(frozen=True)
 class Plan:
-    workers: int | None     # the figure reported as the run's "workers"
-    threads: int = 0        # size of the run's thread pool (0: none)
-    processes: int = 0      # size of the warm process pool (0: none)
-    children: int = 8       # at most this many call children at once
-    async_http: bool = False    # io calls are awaited on the loop: the runner builds AsyncClients for them
+    workers: int | None                             # the figure reported as the run's "workers"
+    sizes: dict[str, int] = field(default_factory=dict)   # lane name -> its size (threads, processes, children)
+    limit: int | None = None                        # at most this many calls in flight (loop modes)
+    stagger: bool = False                           # loop modes: yield to the loop after starting each call
 
 
 def get_mode(name: str) -> ModuleType:
     if name not in _MODULES:
-        raise BadInput(f"unknown mode {name!r}: allowed are {', '.join(MODES)}")
+        raise BadInput(f"unknown mode {str(name)[:40]!r}: allowed are {', '.join(MODES)}")
     return importlib.import_module(f"{__name__}.{_MODULES[name]}")
+
+
+def in_process_kinds(name: str) -> frozenset[str]:
+    """The kinds whose calls this mode runs in the calling process: a crash there takes the caller down."""
+    from ..lanes import lane_class
+    routes = get_mode(name).ROUTES
+    return frozenset(kind for kind, lane in routes.items() if lane_class(lane).in_process)
+
+
+def has_loop(name: str) -> bool:
+    """The mode drives its calls from an event loop in this process (the heartbeat measures its lag)."""
+    return bool(get_mode(name).LOOP)

@@ -11,14 +11,12 @@ from __future__ import annotations
 from . import ALL_KINDS, Plan
 
 SUMMARY = "one event loop: I/O overlaps, but blocking and CPU calls run on the loop and freeze it"
-IN_PROCESS_KINDS = ALL_KINDS
+COLOUR = "#4C78A8"
+SNIPPET = "asyncio_loop"
+ROUTES = dict.fromkeys(ALL_KINDS, "loop")
 LOOP = True
 MAX_WORKERS = 500
 
 
 def plan(workload, workers: int | None) -> Plan:
-    return Plan(workers=workers, async_http=True)
-
-
-async def schedule(run) -> None:
-    await run.gather(run.calls, run.call_on_loop, limit=run.workers)
+    return Plan(workers=workers, limit=workers)

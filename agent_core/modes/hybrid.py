@@ -11,19 +11,15 @@ from ..machine import default_processes
 from . import Plan
 
 SUMMARY = "each kind to its primitive from one loop: io awaited, blocking in threads, cpu in processes"
-IN_PROCESS_KINDS = frozenset({"io", "blocking"})
+COLOUR = "#E45756"
+SNIPPET = "hybrid"
+ROUTES = {"io": "loop", "blocking": "thread", "cpu": "pool", "isolated": "child"}
 LOOP = True
 MAX_WORKERS = 64
 MAX_THREADS = 64
-ROUTES = {"io": "call_on_loop", "blocking": "call_in_thread", "cpu": "call_in_pool", "isolated": "call_in_child"}
 
 
 def plan(workload, workers: int | None) -> Plan:
     blocking = workload.count_kind("blocking")
     threads = (workers or min(MAX_THREADS, blocking)) if blocking else 0
-    processes = default_processes() if workload.count_kind("cpu") else 0
-    return Plan(workers=threads or None, threads=threads, processes=processes, async_http=True)
-
-
-async def schedule(run) -> None:
-    await run.gather(run.calls, lambda call: getattr(run, ROUTES[call.kind])(call), stagger=True)
+    return Plan(workers=threads or None, sizes={"thread": threads, "pool": default_processes()}, stagger=True)

@@ -6,10 +6,12 @@ children are awaited from an event loop in this process (no thread per child).
 """
 from __future__ import annotations
 
-from . import Plan
+from . import ALL_KINDS, Plan
 
 SUMMARY = "a fresh child process per call: hard timeouts and crash isolation, an interpreter start each"
-IN_PROCESS_KINDS = frozenset()
+COLOUR = "#B279A2"
+SNIPPET = "subprocess_children"
+ROUTES = dict.fromkeys(ALL_KINDS, "child")
 LOOP = True
 MAX_WORKERS = 16
 DEFAULT_WORKERS = 8
@@ -17,8 +19,4 @@ DEFAULT_WORKERS = 8
 
 def plan(workload, workers: int | None) -> Plan:
     n = workers or DEFAULT_WORKERS
-    return Plan(workers=n, children=n)
-
-
-async def schedule(run) -> None:
-    await run.gather(run.calls, run.call_in_child)
+    return Plan(workers=n, sizes={"child": n})

@@ -4,7 +4,9 @@ from __future__ import annotations
 from . import ALL_KINDS, Plan
 
 SUMMARY = "a thread pool: I/O and blocking calls overlap, pure-Python CPU work is serialised by the GIL"
-IN_PROCESS_KINDS = ALL_KINDS
+COLOUR = "#F58518"
+SNIPPET = "threads"
+ROUTES = dict.fromkeys(ALL_KINDS, "thread")
 LOOP = False
 MAX_WORKERS = 64
 DEFAULT_WORKERS = 32
@@ -12,8 +14,4 @@ DEFAULT_WORKERS = 32
 
 def plan(workload, workers: int | None) -> Plan:
     n = workers or min(DEFAULT_WORKERS, workload.n_calls)
-    return Plan(workers=n, threads=n)
-
-
-def schedule(run) -> None:
-    run.wait_threads({run.threads.submit(run.call_here, call): call for call in run.calls})
+    return Plan(workers=n, sizes={"thread": n})

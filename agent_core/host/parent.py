@@ -1,4 +1,4 @@
-"""A sacrificial host: a run whose crash or memory fault would take the caller down runs in a child.
+"""The parent's side of a sacrificial host: start it, follow it, and report — even when it died.
 
 ``sequential``, ``asyncio`` and ``threads`` run calls in the caller's own process, and so do
 ``hybrid``'s io and blocking calls. A segfault there kills the interpreter, with every result in it;
@@ -11,22 +11,17 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import selectors
 import signal
 import subprocess
-import sys
-import threading
 import time
 
-from ._spawn import child_env, kill_group, python_argv, reaped, started
-from ._supervise import die_with
-from .records import RunReport, TaskRecord
-from .tools import hand_over_llm_settings, llm_settings
-from .workload import MAX_RUN_S, Options, Workload
+from .._spawn import child_env, kill_group, python_argv, reaped, started
+from ..records import RunReport, TaskRecord
+from ..tools import llm_settings
+from ..workload import MAX_RUN_S, Options, Workload
 
-HOST_MEM_MB = 1536           # the host's own address-space limit: a memory fault meets it
-_GRACE_S = 60.0              # start-up and reporting time on top of the run's own bound
+GRACE_S = 60.0               # start-up and reporting time on top of the run's own bound
 
 
 def _death(status: int) -> str:
@@ -76,15 +71,13 @@ def run_hosted(workload: Workload, mode: str, options: Options, on_record=None) 
     """Run the workload in a sacrificial child; always returns a report, even if the child died."""
     request = {"counts": workload.counts, "params": workload.params,
                "faults": {tool: list(f) for tool, f in workload.faults.items()}, "mode": mode,
-               "options": {"workers": options.workers, "timeout_s": options.timeout_s, "seed": options.seed,
-                           "on_error": options.on_error, "async_twins": options.async_twins},
-               "owner": os.getpid(), "llm": llm_settings()}
+               "options": options.to_dict(), "owner": os.getpid(), "llm": llm_settings()}
     env = child_env()
     env["MALLOC_ARENA_MAX"] = "2"      # glibc reserves 64 MiB of address space per arena: keep that small
     if workload.network:
-        from .backend import BACKEND_URL_ENV, ensure_backend
+        from ..backend import BACKEND_URL_ENV, ensure_backend
         env[BACKEND_URL_ENV] = ensure_backend().url       # share ours: no second backend
-    proc = subprocess.Popen(python_argv("agent_core.host:main"), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    proc = subprocess.Popen(python_argv("agent_core.host.child:main"), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, start_new_session=True, env=env)
     started(proc.pid)
     proc.stdin.write(json.dumps(request).encode())      # the LLM's key travels here, never in an environment
@@ -120,7 +113,7 @@ def run_hosted(workload: Workload, mode: str, options: Options, on_record=None) 
 
     # The host's end is its exit, seen on a pidfd, never end-of-file: what it started (its fork server, pool
     # workers, resource tracker) inherit its pipes and would hold them open long after it died.
-    died_at = _follow(proc, handle, time.monotonic() + MAX_RUN_S + _GRACE_S)
+    died_at = _follow(proc, handle, time.monotonic() + MAX_RUN_S + GRACE_S)
     _, status, _ = os.wait4(proc.pid, 0)
     reaped(proc.pid)
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -151,44 +144,6 @@ def run_hosted(workload: Workload, mode: str, options: Options, on_record=None) 
             tasks.append(TaskRecord(call.id, call.tool, call.kind, "not started", wall, wall, 0.0, "crashed",
                                     f"never started: the process died first ({how})"))
     last_err = buffers[err_fd].decode(errors="replace").strip().splitlines()[-1:] or [""]
-    return RunReport(mode=mode, wall_s=max(wall, 0.0), tasks=tasks, workers=None,
-                     options={**request["options"], "spec": workload.spec, "params": workload.params},
-                     started_at=started_at,
-                     faults=[{"call": c.id, "kind": c.fault, "seconds": c.fault_s} for c in calls if c.fault],
-                     host={"pid": proc.pid, "survived": False, "exit": how, "results_lost": len(records),
-                           "stderr": last_err[0][:300]})
-
-
-# -- the child side ------------------------------------------------------------------------------------------
-
-def main() -> None:
-    request = json.loads(sys.stdin.buffer.read())
-    die_with(request["owner"], group=True)      # we lead our group: our fork server, pool and children go with us
-    hand_over_llm_settings(request["llm"])      # the environment we were given holds no credential
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    limit = HOST_MEM_MB << 20
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    signal.alarm(int(MAX_RUN_S + _GRACE_S))
-    lock = threading.Lock()
-
-    def emit(event: dict) -> None:
-        line = memoryview((json.dumps(event, default=str) + "\n").encode())
-        with lock:
-            while line:                      # a long line (the report) may take several writes
-                line = line[os.write(1, line):]
-
-    from .modes import get_mode
-    from .runner import Run, execute
-
-    workload = Workload.of(request["counts"], request["params"],
-                           {tool: tuple(f) for tool, f in request["faults"].items()})
-    opts = request["options"]
-    strategy = get_mode(request["mode"])
-    options = Options(opts["workers"], opts["timeout_s"], opts["seed"], opts["on_error"], opts["async_twins"]).checked(
-        request["mode"], strategy.MAX_WORKERS)
-    run = Run(workload, request["mode"], options, strategy.plan(workload, options.workers), time.perf_counter,
-              lambda record: emit({"event": "record", "record": record.to_dict()}))
-    run.on_start = lambda call, t: emit({"event": "start", "call": call.id, "t": t, "lane": run._lanes[call.index]})
-    run.on_clock = lambda: emit({"event": "clock", "started_at": run.started_at})
-    report = execute(strategy, run)
-    emit({"event": "report", "report": report.to_dict()})
+    return RunReport.of(mode, max(wall, 0.0), tasks, workload, options, started_at=started_at,
+                        host={"pid": proc.pid, "survived": False, "exit": how, "results_lost": len(records),
+                              "stderr": last_err[0][:300]})

@@ -1,0 +1,140 @@
+"""The engine's entry points: run, arun, compare, run_many, warm_up — and the decision to host a run in a
+sacrificial child (:mod:`agent_core.host`), which sits above both the engine and the host.
+
+A crash or memory fault in a call that would run in *this* process would take the caller down, so such
+a run is hosted in a child: the loss is real and measured while the caller lives on.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+
+from .engine.drive import execute, in_thread, on_loop
+from .engine.ledger import abandoned_calls
+from .engine.run import Clock, Run
+from .host.parent import run_hosted
+from .machine import default_processes
+from .modes import BASELINE, MODES, get_mode, in_process_kinds
+from .records import RunReport, TaskRecord
+from .workload import Options, Workload
+
+__all__ = ["run", "arun", "compare", "run_many", "warm_up", "abandoned_calls"]
+OnRecord = Callable[[TaskRecord], None]
+
+
+def warm_up(processes: int | None = None) -> None:
+    """Do once, ahead of time, what a process's first run would otherwise pay for: start the backend,
+    warm the HTTP stack and the process pool. Safe to call from any thread, any number of times."""
+    from ._pool import warm_pool
+    from .backend import ensure_backend
+    from .tools import http_tools
+    http_tools.warm_up(ensure_backend().url)
+    warm_pool(processes or default_processes())
+
+
+def _workload(workload: Workload | str | dict, params: dict | None, faults: dict | None) -> Workload:
+    if isinstance(workload, str):
+        return Workload.parse(workload, params, faults)
+    if isinstance(workload, dict):
+        return Workload.of(workload, params, faults)
+    if faults:
+        return Workload.of(workload.counts, workload.params, faults)
+    return workload
+
+
+def _options(mode: str, **options) -> Options:
+    return Options(**options).checked(mode, get_mode(mode).MAX_WORKERS)
+
+
+def _needs_host(workload: Workload, mode: str) -> bool:
+    """A crash or memory fault in a call that would run in this process would take the caller down."""
+    kinds = in_process_kinds(mode)
+    return any(c.fault in ("crash", "memory") and c.kind in kinds for c in workload.calls())
+
+
+def run(workload: Workload | str | dict, mode: str = "hybrid", *, workers: int | None = None,
+        timeout_s: float = 30.0, seed: int = 0, params: dict | None = None, faults: dict | None = None,
+        on_error: str = "keep-going", async_twins: bool = False, on_record: OnRecord | None = None,
+        clock: Clock = time.perf_counter, contained: bool = False) -> RunReport:
+    """Run ``workload`` in ``mode`` and return its report. Blocking; call it from any thread without a loop.
+
+    ``workload`` is a :class:`Workload`, a spec (``"llm_call:4,analysis:2"``) or ``{tool: count}``;
+    ``params`` is ``{tool: {param: value}}``; ``faults`` is ``{tool: (kind, seconds)}`` (the tool's first
+    call carries it). Bad input raises :class:`BadInput` before anything runs. A call that fails, times
+    out or crashes does not raise: its record says so. ``contained`` means "already in a sacrificial
+    host": never host again.
+    """
+    get_mode(mode)
+    workload = _workload(workload, params, faults)
+    options = _options(mode, workers=workers, timeout_s=timeout_s, seed=seed, on_error=on_error,
+                       async_twins=async_twins)
+    if not contained and _needs_host(workload, mode):
+        return run_hosted(workload, mode, options, on_record)
+    return execute(Run(workload, mode, options, clock, on_record))
+
+
+async def arun(workload: Workload | str | dict, mode: str = "hybrid", *, workers: int | None = None,
+               timeout_s: float = 30.0, seed: int = 0, params: dict | None = None, faults: dict | None = None,
+               on_error: str = "keep-going", async_twins: bool = False, on_record: OnRecord | None = None,
+               clock: Clock = time.perf_counter) -> RunReport:
+    """The async twin of :func:`run`. Loop modes run on the caller's loop (its lag is what gets measured);
+    the others, and runs hosted in a sacrificial child, run in a worker thread so the caller's loop stays free."""
+    get_mode(mode)
+    workload = _workload(workload, params, faults)
+    options = _options(mode, workers=workers, timeout_s=timeout_s, seed=seed, on_error=on_error,
+                       async_twins=async_twins)
+    if _needs_host(workload, mode):
+        return await asyncio.to_thread(run_hosted, workload, mode, options, on_record)
+    r = Run(workload, mode, options, clock, on_record)
+    if r.strategy.LOOP:
+        return await on_loop(r)
+    return await asyncio.to_thread(in_thread, r)
+
+
+def run_many(workload: Workload | str | dict, variants: Iterable[dict], *, workers: int | None = None,
+             timeout_s: float = 30.0, seed: int = 0, params: dict | None = None, faults: dict | None = None,
+             on_error: str = "keep-going", async_twins: bool = False,
+             on_run: Callable[[RunReport], None] | None = None, on_record: OnRecord | None = None,
+             clock: Clock = time.perf_counter) -> list[RunReport]:
+    """Run the same workload once per variant, one at a time (never two at once: they would distort each
+    other). A variant is ``{"mode": ..., **run options}`` (e.g. ``{"mode": "asyncio", "async_twins": True}``);
+    its options override the common ones. ``workers`` is lowered to each mode's bound where it is higher.
+    Every variant is checked before anything runs."""
+    workload = _workload(workload, params, faults)
+    plans = []
+    for variant in variants:
+        options = {"workers": workers, "timeout_s": timeout_s, "seed": seed, "on_error": on_error,
+                   "async_twins": async_twins, **{k: v for k, v in variant.items() if k != "mode"}}
+        strategy = get_mode(variant["mode"])
+        if options["workers"] is not None:
+            options["workers"] = min(options["workers"], strategy.MAX_WORKERS)
+        _options(variant["mode"], **options)
+        plans.append((variant["mode"], options))
+    reports = []
+    for mode, options in plans:
+        report = run(workload, mode, on_record=on_record, clock=clock, **options)
+        reports.append(report)
+        if on_run is not None:
+            on_run(report)
+    return reports
+
+
+def compare(workload: Workload | str | dict, modes: Iterable[str] = MODES, *, baseline: bool = True,
+            on_run: Callable[[RunReport], None] | None = None, **options) -> list[RunReport]:
+    """Run the same workload in each mode, one at a time, in the order given (with ``baseline``, sequential
+    first, and every report's ``true_speedup`` against it). Takes :func:`run_many`'s options."""
+    order = list(dict.fromkeys(modes))
+    if baseline:
+        order = [BASELINE] + [m for m in order if m != BASELINE]
+    reports: list[RunReport] = []
+
+    def measured(report: RunReport) -> None:
+        if baseline:
+            report.baseline_wall_s = (reports[0] if reports else report).wall_s
+        reports.append(report)
+        if on_run is not None:
+            on_run(report)
+
+    run_many(workload, [{"mode": m} for m in order], on_run=measured, **options)
+    return reports

@@ -1,0 +1,107 @@
+"""A run: its calls, its one clock, its lanes, its resources and, at the end, its report.
+
+Work that is not the workload (starting the backend, warming pools, building clients, creating the
+database) happens in :meth:`Run.prepare`, before the clock starts, and is reported as ``setup_s``.
+Observers are given at construction: ``on_record`` (each finished call), ``on_start`` (each call as it
+starts, with its lane) and ``on_clock`` (the clock started); they are called from whichever thread did
+the work, so keep them quick and thread-safe.
+"""
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Callable
+
+from ..lanes import Lane, make_lane
+from ..modes import get_mode
+from ..records import RunReport, TaskRecord
+from ..workload import Call, Options, Workload
+from .cancel import Cancellation
+from .dispatch import Dispatch
+from .ledger import Ledger
+from .resources import Resources
+
+Clock = Callable[[], float]
+
+
+class Run:
+    def __init__(self, workload: Workload, mode: str, options: Options, clock: Clock = time.perf_counter,
+                 on_record: Callable[[TaskRecord], None] | None = None,
+                 on_start: Callable[[Call, float, str], None] | None = None,
+                 on_clock: Callable[[float], None] | None = None) -> None:
+        self.workload, self.mode, self.options, self.clock = workload, mode, options, clock
+        self.strategy = get_mode(mode)
+        self.plan = self.strategy.plan(workload, options.workers)
+        self.calls = workload.calls()
+        self.t0 = clock()
+        self.started_at = 0.0
+        self.setup_s = 0.0
+        self.ledger = Ledger(self.calls, on_record, on_start, self._failed)
+        self.cancel = Cancellation(self.now, lambda i: self.ledger.records[i] is not None)
+        self.resources = Resources(workload, options)
+        routes = self.strategy.ROUTES
+        used = dict.fromkeys(routes[kind] for kind in routes if workload.count_kind(kind))
+        self.lanes: dict[str, Lane] = {name: make_lane(name, self.plan.sizes.get(name), options) for name in used}
+        self.dispatch = Dispatch(self)
+        self._on_clock = on_clock
+
+    @property
+    def real_clock(self) -> bool:
+        """Stamps from other processes (their ``perf_counter``) can be placed on this clock."""
+        return self.clock is time.perf_counter
+
+    def now(self) -> float:
+        return self.clock() - self.t0
+
+    def lane_for(self, call: Call) -> Lane:
+        return self.lanes[self.strategy.ROUTES[call.kind]]
+
+    def _failed(self, record: TaskRecord) -> None:
+        if self.options.on_error == "cancel-siblings":
+            self.cancel.cancel(f"cancelled: {record.id} ended {record.status} and on_error is cancel-siblings")
+
+    # -- before and after the clock ------------------------------------------------------------------------
+    def prepare(self) -> None:
+        t = self.clock()
+        self.resources.prepare()
+        for lane in self.lanes.values():
+            lane.prepare(self.workload)
+        # Everything alive now (the host's modules, Streamlit's and pandas' heaps) is kept out of the cyclic
+        # collector's scans until the run ends: a full collection over a big app heap stops the world for
+        # 10-25 ms. The run's own garbage is still collected as usual. Undone in cleanup().
+        gc.freeze()
+        self.setup_s = self.clock() - t
+
+    async def open_lanes(self) -> None:
+        for lane in self.lanes.values():
+            await lane.open(self.workload)
+
+    async def aclose_lanes(self) -> None:
+        for lane in self.lanes.values():
+            await lane.aclose()
+
+    def start_clock(self) -> None:
+        self.started_at, self.t0 = time.time(), self.clock()
+        if self._on_clock is not None:
+            self._on_clock(self.started_at)
+
+    def cleanup(self) -> None:
+        """Release what the run held. What an abandoned thread may still use is released when the last one
+        comes back; a pool that broke, or that may still run an abandoned task, is replaced."""
+        gc.unfreeze()
+        for lane in self.lanes.values():
+            lane.close()
+        self.ledger.on_release = self.resources.release
+        if self.ledger.close():
+            self.resources.release()
+
+    # -- the report ----------------------------------------------------------------------------------------
+    def report(self, wall_s: float, loop_lag: list[tuple[float, float]] | None = None) -> RunReport:
+        reason = self.cancel.reason or "never started"
+        tasks = [r if r is not None else TaskRecord(c.id, c.tool, c.kind, "not started", wall_s, wall_s, 0.0,
+                                                    "cancelled", reason)
+                 for c, r in zip(self.calls, self.ledger.records, strict=True)]
+        return RunReport.of(self.mode, wall_s, tasks, self.workload, self.options, workers=self.plan.workers,
+                            loop_lag=loop_lag, setup_s=self.setup_s, started_at=self.started_at,
+                            abandoned=self.ledger.abandoned_ids(),
+                            pool_replaced=any(getattr(lane, "replaced", False) for lane in self.lanes.values()))
