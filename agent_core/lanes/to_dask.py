@@ -290,6 +290,8 @@ class DaskLane:
         with self._lock:
             self._calls[call.out] = call
         call.out.add_done_callback(self._forget)
+        if kind != "io":
+            self._send_task(call)
         asyncio.run_coroutine_threadsafe(self._run(call), self._shared.loop)
         return call.out
 
@@ -425,7 +427,9 @@ class DaskLane:
             raise RuntimeError(f"the worker's agent_io handler failed: {reply.get('text') or reply}")
         return reply
 
-    async def _task(self, call: _Call) -> Outcome:
+    def _send_task(self, call: _Call) -> None:
+        """Hand a blocking, cpu or isolated call to the scheduler from the caller's thread, as any client
+        code would (``Client.submit`` is thread-safe); the client's loop only waits for the result."""
         from .._dask_cluster import CPU_RESOURCE
         from ._dask_worker import run_task
         shared = self._shared
@@ -435,12 +439,13 @@ class DaskLane:
         if call.kind == "cpu" and self._cpu_resource:
             options["resources"] = {CPU_RESOURCE: 1}
         if self._names is not None:
-            options["workers"] = [a for n, a in shared.addr_by_name.items() if n in self._names]
+            options["workers"] = [a for n, a in list(shared.addr_by_name.items()) if n in self._names]
             options["allow_other_workers"] = False
-        if call.cancelled:
-            return Outcome("cancelled", error="cancelled before it was sent")
-        future = call.dask_future = shared.client.submit(run_task, call.tool, call.kind, call.params, call.ctx,
-                                                         **options)
+        call.dask_future = shared.client.submit(run_task, call.tool, call.kind, call.params, call.ctx, **options)
+
+    async def _task(self, call: _Call) -> Outcome:
+        shared = self._shared
+        future = call.dask_future
         result = asyncio.ensure_future(future.result())
         try:
             outcome = await self._watch(call, result)
