@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from . import runner
+from . import api
 from ._pool import warm_pool
 from ._spawn import child_env, python_argv
 from .calls import call_blocking
@@ -245,7 +245,7 @@ def p1(n: int, reps: int) -> dict:
         engine_walls, bare_walls = [], []
         # interleaved, so drift hits both sides alike; sequential is long and steady: fewer repetitions
         for _ in range(max(1, reps // 3) if mode == "sequential" else reps):
-            engine_walls.append(runner.run(spec, mode, params=params, workers=workers).wall_s)
+            engine_walls.append(api.run(spec, mode, params=params, workers=workers).wall_s)
             bare_walls.append(bare_run())
         e, b = statistics.median(engine_walls), statistics.median(bare_walls)
         detail[mode] = {"workload": spec, "engine_s": round(e, 4), "bare_s": round(b, 4), "ratio": round(e / b, 3)}
@@ -257,12 +257,12 @@ def p1(n: int, reps: int) -> dict:
 
 def _floor_s(reps: int) -> float:
     params = {"web_search": {"latency_ms": 200, "jitter": 0}}
-    return statistics.median(runner.run("web_search:1", "sequential", params=params).wall_s for _ in range(reps))
+    return statistics.median(api.run("web_search:1", "sequential", params=params).wall_s for _ in range(reps))
 
 
 def p_http(key: str, n: int, reps: int, floor: float) -> dict:
     params = {"web_search": {"latency_ms": 200, "jitter": 0}}
-    reports = [runner.run(f"web_search:{n}", "hybrid", params=params) for _ in range(reps)]
+    reports = [api.run(f"web_search:{n}", "hybrid", params=params) for _ in range(reps)]
     wall = statistics.median(r.wall_s for r in reports)
     return _figure(key, wall / floor, {"n": n, "wall_s": round(wall, 4), "critical_path_s": round(floor, 4),
                                        "wall_over_longest_call": round(statistics.median(
@@ -280,7 +280,7 @@ def p4(reps: int) -> dict:
     analysis({"work": 100_000}, ToolContext("calibrate", 0, 30))
     per_word = (time.perf_counter() - t) / 100_000
     work = max(1_000, min(1_000_000, int(0.2 / per_word)))          # ~200 ms of pure Python per call
-    runs = sorted((runner.compare("analysis:4", ["process-pool"], params={"analysis": {"work": work}})
+    runs = sorted((api.compare("analysis:4", ["process-pool"], params={"analysis": {"work": work}})
                    for _ in range(reps)), key=lambda pair: pair[1].true_speedup)
     seq, pool = runs[len(runs) // 2]                                # the median run
     return _figure("P4", pool.true_speedup, {"work_words": work, "sequential_s": round(seq.wall_s, 4),
@@ -324,7 +324,7 @@ P6_SPEC = "llm_call:10,web_search:10,memory_write:4,legacy_sdk:4,analysis:4"
 
 
 def p6(reps: int) -> dict:
-    lags = [runner.run(P6_SPEC, "hybrid").loop_lag_max_ms for _ in range(reps)]
+    lags = [api.run(P6_SPEC, "hybrid").loop_lag_max_ms for _ in range(reps)]
     return _figure("P6", statistics.median(lags), {"workload": P6_SPEC, "worst_ms": round(max(lags), 2),
                                                    "max_lag_ms_per_run": [round(x, 2) for x in lags]})
 
@@ -346,7 +346,7 @@ def run_bench(quick: bool = False, progress: Callable[[str], None] | None = None
     """Every figure, measured now. ``quick`` uses small N and single repetitions (a smoke test)."""
     say = progress or (lambda _: None)
     reps = 1 if quick else 3
-    runner.warm_up()
+    api.warm_up()
     figures = {}
     say("P1: the engine against bare stdlib, per mode")
     figures["P1"] = p1(10 if quick else 100, 1 if quick else 7)     # the tightest target: more repetitions

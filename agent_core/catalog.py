@@ -7,6 +7,8 @@ Bounds live here and are enforced here (:func:`resolve_params`), whatever a widg
 from __future__ import annotations
 
 import importlib
+import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +32,60 @@ PRIMITIVES: dict[str, str] = {
 }
 
 MAX_LATENCY_MS = 10_000
+SHOWN_CHARS = 80                 # a value echoed in an error message is cut to this many characters
+_INT_TEXT = re.compile(r"[+-]?[0-9]+")      # ASCII digits only: int() would also take '٣' (and '²' passes isdigit)
+_MAX_INT_DIGITS = 20             # longer integer text is out of every bound here (and int() refuses > 4,300 digits)
+
+
+def shown(value: Any, limit: int = SHOWN_CHARS, quote: bool = False) -> str:
+    """``value`` as an error message may echo it: one line (control characters escaped), at most ``limit``
+    characters, the cut marked with "…". A message naming a 65 KB spec stays one short line; a huge integer
+    (which ``str()`` refuses past 4,300 digits) is described, not printed."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 4 * limit:
+        text = f"{'-' if value < 0 else ''}<an integer of about {int(value.bit_length() * math.log10(2)) + 1} digits>"
+    else:
+        try:
+            text = str(value)
+        except Exception:  # noqa: BLE001 - any object may be echoed; a broken __str__ must not hide the real error
+            text = f"<{type(value).__name__}>"
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    if len(text) > limit:
+        text = text[:limit - 1] + "…"
+    return f"'{text}'" if quote else text
+
+
+def to_number(raw: Any, integer: bool = False) -> int | float:
+    """A number from a value or command-line text, or ValueError. Text must use ASCII digits (Python's own
+    ``int``/``float`` accept any Unicode digit, and ``str.isdigit`` passes '²', which ``int`` refuses).
+    Booleans are refused; NaN comes back as NaN and a value too large for a float as ±inf, so that the caller's
+    range check refuses them ("out of range") instead of OverflowError escaping; with ``integer``, a finite value
+    must be whole."""
+    if isinstance(raw, bool):
+        raise ValueError("a boolean is not a number")
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, str):
+        text = raw.strip()
+        if not text.isascii():
+            raise ValueError("only ASCII digits are accepted")
+        if _INT_TEXT.fullmatch(text):
+            if len(text.lstrip("+-")) > _MAX_INT_DIGITS:
+                return -math.inf if text.startswith("-") else math.inf
+            return int(text)
+        value = float(text)
+    else:
+        try:
+            value = float(raw)
+        except OverflowError:
+            value = math.inf
+        except TypeError:
+            raise ValueError(f"a {type(raw).__name__} is not a number") from None
+    if integer and math.isfinite(value):
+        if not value.is_integer():
+            raise ValueError("not a whole number")
+        return int(value)
+    return value
 
 
 @dataclass(frozen=True)
@@ -53,28 +109,20 @@ class Param:
 
     def check(self, tool: str, raw: Any) -> Any:
         """Coerce ``raw`` (a value or command-line text) to this parameter's type and check its bounds."""
-        label = f"{tool}.{self.name}={raw}"
+        label = f"{tool}.{self.name}={shown(raw)}"
         if self.choices:
-            value = str(raw)
+            value = raw if isinstance(raw, str) else shown(raw)
             if value not in self.choices:
                 raise BadInput(f"{label} is not allowed: {self.allowed()}")
             return value
         try:
-            if isinstance(raw, bool):
-                raise ValueError
-            if self.type is int:
-                number = float(raw)
-                if not number.is_integer():
-                    raise ValueError
-                value = int(number)
-            else:
-                value = float(raw)
-        except (TypeError, ValueError, OverflowError):
+            value = to_number(raw, integer=self.type is int)
+        except ValueError:
             raise BadInput(f"{label} is not a{'n integer' if self.type is int else ' number'}: "
                            f"allowed {self.allowed()}") from None
-        if value != value or not (self.lo <= value <= self.hi):  # NaN fails too
+        if not self.lo <= value <= self.hi:          # NaN fails too
             raise BadInput(f"{label} is out of range: allowed {self.allowed()}{' ' + self.unit if self.unit else ''}")
-        return value
+        return value if self.type is int else float(value)
 
 
 @dataclass(frozen=True)
@@ -94,7 +142,7 @@ class ToolSpec:
         for p in self.params:
             if p.name == name:
                 return p
-        raise BadInput(f"{self.name} has no parameter {name!r}: allowed are "
+        raise BadInput(f"{self.name} has no parameter {shown(name, quote=True)}: allowed are "
                        + ", ".join(p.name for p in self.params))
 
     def defaults(self) -> dict[str, Any]:
@@ -112,6 +160,14 @@ class ToolSpec:
                 "params": [{"name": p.name, "default": p.default, "min": p.lo, "max": p.hi,
                             "choices": list(p.choices) or None, "unit": p.unit, "help": p.help}
                            for p in self.params]}
+
+
+# Where sandboxed_script's mem_mb applies: only where the script gets a child process of its own (childproc).
+MEM_MB_HELP = ("address-space limit (RLIMIT_AS) that the script's own child process sets itself: applies in the "
+               "subprocess and hybrid modes only. Elsewhere the script gets no child of its own (sequential, asyncio, "
+               "threads: it runs in the calling process; process-pool: in a pool worker, under that worker's own "
+               "limit), so this one is not applied. Each record's detail says what held where the script ran: "
+               "mem_limit_applied (a limit of at most mem_mb) and mem_limit_mb (the limit in force)")
 
 
 def _jitter() -> Param:
@@ -159,22 +215,24 @@ CATALOG: dict[str, ToolSpec] = {t.name: t for t in (
              "run one allow-listed script in a child process with a hard timeout and CPU/memory limits",
              (Param("script", "word_count", choices=SCRIPTS, help="which shipped script to run"),
               Param("size", 20_000, 100, 200_000, help="input size for the script"),
-              Param("mem_mb", 256, 64, 1024, unit="MiB", help="address-space limit the child sets itself")),
+              Param("mem_mb", 256, 64, 1024, unit="MiB", help=MEM_MB_HELP)),
              "agent_core.tools.sandbox", "sandboxed_script", max_calls=100),
 )}
 
 
 def get_tool(name: str) -> ToolSpec:
-    try:
+    if isinstance(name, str) and name in CATALOG:
         return CATALOG[name]
-    except KeyError:
-        raise BadInput(f"unknown tool {name!r}: allowed are {', '.join(CATALOG)}") from None
+    raise BadInput(f"unknown tool {shown(name, quote=True)}: allowed are {', '.join(CATALOG)}")
 
 
 def resolve_params(tool: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """The tool's defaults with ``overrides`` applied, each coerced and checked against its bounds."""
     spec = get_tool(tool)
     params = spec.defaults()
+    if overrides is not None and not isinstance(overrides, dict):
+        raise BadInput(f"the parameters of {tool} must be {{name: value}}, not {shown(overrides, quote=True)}; "
+                       f"{tool}'s parameters are {', '.join(p.name for p in spec.params)}")
     for name, raw in (overrides or {}).items():
         params[name] = spec.param(name).check(tool, raw)
     if spec.cross_check and (problem := spec.cross_check(params)):

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import sys
+import tempfile
 import textwrap
 import time
 
-from . import runner
-from .catalog import CATALOG, KINDS
+from . import api
+from .catalog import CATALOG, KINDS, shown, to_number
 from .errors import AgentCoreError, BadInput
 from .explain import explain_compare, explain_run
 from .faults import FAULT_KINDS
@@ -19,10 +22,69 @@ from .modes import MODES, get_mode
 from .records import RunReport
 from .workload import MAX_CALLS, ON_ERROR, TIMEOUT_RANGE, Workload, parse_faults, parse_param_assignments
 
+MAX_ERROR_CHARS = 400          # an error line is one short line, whatever the input it names
+_LONG_QUOTED = re.compile(r"'([^']{80,})'")       # a value argparse quotes in its message: cut like ours
+_LONG_WORD = re.compile(r"[^\s']{80,}")              # and one it does not quote ("unrecognized arguments: ...")
+
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:          # one line, not usage + message
-        self.exit(2, f"{self.prog}: error: {message}\n")
+    def error(self, message: str) -> None:          # one line, not usage + message; long values it quotes cut short
+        message = _LONG_QUOTED.sub(lambda m: shown(m.group(1), quote=True), message)
+        message = _LONG_WORD.sub(lambda m: shown(m.group(0)), message)
+        self.exit(2, f"{self.prog}: error: {shown(message, MAX_ERROR_CHARS)}\n")
+
+
+def _int(text: str) -> int:
+    """An integer option, ASCII digits only (``int()`` would take '٣'); argparse words its error as for ``int``."""
+    value = to_number(text, integer=True)
+    if not isinstance(value, int):          # ±inf: more than 20 digits
+        raise ValueError(text)
+    return value
+
+
+def _float(text: str) -> float:
+    """A number option, ASCII digits only; NaN and infinities pass, for the engine's range check to name them."""
+    return float(to_number(text))
+
+
+_int.__name__, _float.__name__ = "int", "float"      # "invalid int value: '٣'", as argparse says for int
+
+
+def _writable(path: str, flag: str) -> str:
+    """An output file written at the end of a long command: refuse it now, before any work, if it cannot be."""
+    where = shown(path, quote=True)
+    full = os.path.abspath(path) if path else ""
+    if not path or os.path.isdir(full):
+        raise BadInput(f"{flag} {where} is not a file path: give one such as BENCHMARKS.md")
+    parent = os.path.dirname(full)
+    if not os.path.isdir(parent):
+        raise BadInput(f"{flag} {where}: its directory {shown(parent, quote=True)} does not exist")
+    try:                                # the real test: root passes os.access, a read-only or full disk does not
+        fd, probe = tempfile.mkstemp(prefix=".agent-core-probe-", dir=parent)
+        os.close(fd)
+        os.unlink(probe)
+        if os.path.exists(full) and not os.access(full, os.W_OK):
+            raise PermissionError("the file is read-only")
+    except OSError as exc:
+        raise BadInput(f"{flag} {where} cannot be written: {shown(exc.strerror or exc)}") from None
+    return full
+
+
+def _write(path: str, text: str) -> None:
+    """Write a whole file: a regular file is replaced at once (a failed write leaves the old one intact)."""
+    if os.path.exists(path) and not os.path.isfile(path):       # /dev/stdout and the like
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        return
+    fd, tmp = tempfile.mkstemp(prefix=".agent-core-", dir=os.path.dirname(path))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,10 +99,10 @@ def _parser() -> argparse.ArgumentParser:
                        help=f"tool:count,... e.g. llm_call:4,web_search:4 "
                             f"(≤ {MAX_CALLS} calls; each tool has its own cap, see `tools`)")
         q.add_argument("--json", action="store_true", help="print the report as one JSON object")
-        q.add_argument("--workers", type=int, help="pool size / concurrency cap (default: the mode's own)")
-        q.add_argument("--timeout-s", type=float, default=30.0,
+        q.add_argument("--workers", type=_int, help="pool size / concurrency cap (default: the mode's own)")
+        q.add_argument("--timeout-s", type=_float, default=30.0,
                        help=f"per-call timeout in seconds ({TIMEOUT_RANGE[0]:g}..{TIMEOUT_RANGE[1]:g}, default 30)")
-        q.add_argument("--seed", type=int, default=0, help="seed for latency jitter and generated text")
+        q.add_argument("--seed", type=_int, default=0, help="seed for latency jitter and generated text")
         q.add_argument("--param", action="append", metavar="TOOL.NAME=VALUE",
                        help="override a tool parameter, e.g. llm_call.tokens=64 (repeatable; see `tools`)")
         q.add_argument("--fault", action="append", metavar="TOOL:KIND[:SECONDS]",
@@ -172,12 +234,17 @@ def _print_tools() -> None:
 
 def _bench(args: argparse.Namespace) -> int:
     from . import bench
+    markdown = _writable(args.markdown, "--markdown") if args.markdown is not None else None
     started = time.perf_counter()
     result = bench.run_bench(args.quick, progress=None if args.json else lambda s: print(s, file=sys.stderr))
-    if args.markdown:
-        with open(args.markdown, "w", encoding="utf-8") as f:
-            f.write(bench.markdown(result, time.perf_counter() - started))
-    print(json.dumps(result, indent=1) if args.json else bench.table(result))
+    print(json.dumps(result, indent=1) if args.json else bench.table(result), flush=True)
+    if markdown:
+        try:
+            _write(markdown, bench.markdown(result, time.perf_counter() - started))
+        except OSError as exc:          # checked before the work, yet the disk filled or the directory went since
+            print(f"python -m agent_core: error: --markdown {shown(args.markdown, quote=True)} could not be "
+                  f"written: {shown(exc.strerror or exc)}", file=sys.stderr)
+            return 1
     return 0
 
 
@@ -198,20 +265,24 @@ def main(argv: list[str] | None = None) -> int:
         common = {"workers": args.workers, "timeout_s": args.timeout_s, "seed": args.seed, "on_error": args.on_error,
                   "async_twins": args.async_twins}
         if args.command == "run":
-            report = runner.run(workload, args.mode, **common)
+            report = api.run(workload, args.mode, **common)
             print(json.dumps(report.to_dict())) if args.json else _print_run(report)
         else:
             modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+            if not modes:
+                raise BadInput(f"--modes {shown(args.modes, quote=True)} names no mode: allowed are {', '.join(MODES)}")
             for m in modes:
+                if m not in MODES:
+                    raise BadInput(f"unknown mode {shown(m, quote=True)} in --modes: allowed are {', '.join(MODES)}")
                 get_mode(m)
-            reports = runner.compare(workload, modes, **common)
+            reports = api.compare(workload, modes, **common)
             print(json.dumps({"runs": [r.to_dict() for r in reports]})) if args.json else _print_compare(reports)
         return 0
-    except BadInput as exc:
-        print(f"python -m agent_core: error: {exc}", file=sys.stderr)
+    except BadInput as exc:             # one short line, even from a message that echoes a long value
+        print(f"python -m agent_core: error: {shown(exc, MAX_ERROR_CHARS)}", file=sys.stderr)
         return 2
     except AgentCoreError as exc:
-        print(f"python -m agent_core: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"python -m agent_core: {type(exc).__name__}: {shown(exc, MAX_ERROR_CHARS)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
