@@ -30,8 +30,9 @@ class Resources:
             http_tools.warm_up(backend.url)
             self.sync_http = http_tools.new_sync_client()
         if "memory_write" in self.workload.counts:
+            from .._tmp import run_root
             from ..tools.memory import prepare_db
-            self._tmp = tempfile.mkdtemp(prefix="agent-core-run-")
+            self._tmp = tempfile.mkdtemp(prefix="run-", dir=run_root())     # under this process's temp root
             self._fields["db_path"] = os.path.join(self._tmp, "memory.db")
             prepare_db(self._fields["db_path"])
 
