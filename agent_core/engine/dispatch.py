@@ -85,8 +85,11 @@ class Dispatch:
 
         def settle(done: Future) -> None:
             received = self.run.now()
-            record.set_result(self.cancelled(call) if done.cancelled()
-                              else self._finish(call, lane, done.result(), sent, received))
+            try:
+                record.set_result(self.cancelled(call) if done.cancelled()
+                                  else self._finish(call, lane, done.result(), sent, received))
+            except BaseException as exc:  # noqa: BLE001 - a bug in a lane or here: the driver re-raises it
+                record.set_exception(exc)
 
         out.add_done_callback(settle)
         return record

@@ -56,6 +56,7 @@ import uuid
 
 from .._execute import Outcome, classify
 from ..errors import BadInput
+from . import Lane
 
 BACKSTOP_S = 3.0            # past its timeout, a call whose worker says nothing: the worker is frozen
 CLOCK_ROUND_TRIPS = 15
@@ -191,7 +192,7 @@ class _Shared:
         return Outcome("crashed", detail, error, worker=addr)
 
 
-class DaskLane:
+class DaskLane(Lane):
     """Runs each call on a Dask cluster's workers, where its kind belongs; the runner owns the clock.
 
     Where a call runs: ``io`` as a coroutine on a worker's event loop (many at once per worker),
@@ -487,7 +488,7 @@ class DaskLane:
                 continue
             addr = call.addr
             restart = await shared.restart(addr, f"{call.ctx.call_id} froze its worker")
-            call.dask_future.cancel()
+            await self._drop(call)
             return Outcome("timeout", {"frozen_worker": True, **restart},
                            f"no word from {shared.label(addr)} {BACKSTOP_S:g} s past the call's "
                            f"{call.ctx.timeout_s:g} s timeout: the worker was restarted", worker=addr)
@@ -499,7 +500,7 @@ class DaskLane:
             outcome = shared.lost(call, addr, exc)
             outcome.detail["dask"] = f"KilledWorker after {exc.allowed_failures + 1} worker death(s)"
             return outcome
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, concurrent.futures.CancelledError):    # Dask's FutureCancelledError
             return Outcome("cancelled", error="cancelled")
         except Exception as exc:  # noqa: BLE001 - e.g. a result that could not be unpickled
             status, message = classify(exc)
@@ -515,7 +516,11 @@ class DaskLane:
                 except OSError:
                     pass
         elif call.dask_future is not None and not call.attempts:
-            call.dask_future.cancel()       # not started: it never will; started: it runs on, discarded
+            await self._drop(call)          # not started: it never will; started: it runs on, discarded
+
+    async def _drop(self, call: _Call) -> None:
+        """Release a task's key on the cluster (on this loop, ``Client.cancel`` must be awaited)."""
+        await self._shared.client.cancel([call.dask_future], asynchronous=True)
 
     async def _stamp(self, call: _Call, outcome: Outcome) -> None:
         """Put the worker's stamps on our clock; label the worker; say how exact the mapping is."""

@@ -22,7 +22,8 @@ from ..errors import BadInput
 
 # name -> module; the order is the order pages, tables and comparisons show them (the baseline first)
 _MODULES = {"sequential": "sequential", "asyncio": "asyncio_loop", "threads": "threads",
-            "process-pool": "process_pool", "subprocess": "subprocess_children", "hybrid": "hybrid"}  # TEMP-DASK
+            "process-pool": "process_pool", "subprocess": "subprocess_children", "hybrid": "hybrid",
+            "distributed": "distributed"}
 MODES = tuple(_MODULES)
 BASELINE = "sequential"
 ALL_KINDS = ("io", "blocking", "cpu", "isolated")
