@@ -233,6 +233,22 @@ def test_cancelling_an_io_call_stops_it_on_its_worker(embedded_lane):
         time.sleep(0.05)
 
 
+def test_cancelling_a_task_that_has_not_started_means_it_never_runs(embedded_lane):
+    """Both workers' one agent-cpu resource is taken by a long cpu call: a third cpu call waits, and
+    cancelling it drops it from the cluster: it never starts anywhere."""
+    from agent_core.lanes._dask_worker import START_TOPIC
+    busy = [embedded_lane.submit(*cpu_call(i, 1_000_000)) for i in range(2)]
+    queued = embedded_lane.submit(*cpu_call(3, 20_000))
+    key = embedded_lane._calls[queued].key
+    assert embedded_lane.cancel(queued) is False                # not running: nothing left behind
+    assert queued.cancelled()
+    assert [f.result(60).status for f in busy] == ["ok", "ok"]
+    time.sleep(1.0)
+    started = [msg["key"] for _, msg in embedded_lane._shared.client.get_events(START_TOPIC)]
+    assert key not in started
+    assert sum(k.startswith("agent-analysis-") for k in started) >= 2      # the events are there to see
+
+
 def test_prepare_refuses_more_workers_than_the_cluster_has(embedded_lane):
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv(_dask_cluster.ADDRESS_ENV, raising=False)

@@ -218,6 +218,8 @@ class DaskLane(Lane):
     name = "dask"
     in_process = False          # a crash on a worker never takes this process down
     remote = True               # calls get a context without this process's clients
+    where = None                # no call comes back ok past its timeout: the lane reports the timeout itself
+    default_size = None         # every worker of the cluster
 
     def __init__(self, size: int | None = None, options=None) -> None:
         self.size = size                            # how many of the cluster's workers to use (None: all)
@@ -295,6 +297,12 @@ class DaskLane(Lane):
             self._send_task(call)
         asyncio.run_coroutine_threadsafe(self._run(call), self._shared.loop)
         return call.out
+
+    async def open(self, workload=None) -> None:
+        """Nothing is bound to the caller's loop: the lane's bookkeeping runs on the Dask client's loop."""
+
+    async def aclose(self) -> None:
+        """See :meth:`open`."""
 
     async def call(self, tool, kind: str | None = None, params: dict | None = None, ctx=None) -> Outcome:
         """:meth:`submit`, awaited from any asyncio loop; cancelling the await cancels the call."""
