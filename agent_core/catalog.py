@@ -164,10 +164,10 @@ class ToolSpec:
 
 # Where sandboxed_script's mem_mb applies: only where the script gets a child process of its own (childproc).
 MEM_MB_HELP = ("address-space limit (RLIMIT_AS) that the script's own child process sets itself: applies in the "
-               "subprocess and hybrid modes only. Elsewhere the script gets no child of its own (sequential, asyncio, "
-               "threads: it runs in the calling process; process-pool: in a pool worker, under that worker's own "
-               "limit), so this one is not applied. Each record's detail says what held where the script ran: "
-               "mem_limit_applied (a limit of at most mem_mb) and mem_limit_mb (the limit in force)")
+               "subprocess, hybrid and distributed modes only. Elsewhere the script gets no child of its own "
+               "(sequential, asyncio, threads: it runs in the calling process; process-pool: in a pool worker, under "
+               "that worker's own limit), so this one is not applied. Each record's detail says what held where the "
+               "script ran: mem_limit_applied (a limit of at most mem_mb) and mem_limit_mb (the limit in force)")
 
 
 def _jitter() -> Param:

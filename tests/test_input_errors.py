@@ -199,10 +199,11 @@ def test_memory_write_rows_times_calls_is_bounded():
 def test_the_catalog_says_where_mem_mb_applies():
     p = command("tools")
     line = next(ln for ln in p.stdout.splitlines() if "sandboxed_script.mem_mb" in ln)
-    assert "applies in the subprocess and hybrid modes only" in line and "mem_limit_applied" in line
+    assert "applies in the subprocess, hybrid and distributed modes only" in line and "mem_limit_applied" in line
 
 
-@pytest.mark.parametrize("mode, applied", [("subprocess", True), ("threads", False), ("sequential", False)])
+@pytest.mark.parametrize("mode, applied", [("subprocess", True), ("hybrid", True), ("threads", False),
+                                           ("sequential", False), ("process-pool", False)])
 def test_each_record_says_whether_mem_mb_was_applied(mode, applied):
     report = agent_core.run("sandboxed_script:1", mode,
                             params={"sandboxed_script": {"script": "primes", "size": 100, "mem_mb": 300}})
