@@ -18,6 +18,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 from . import calls
 from ._spawn import environ_without_secrets
+from ._tmp import steer_multiprocessing
 
 PRELOAD = ["agent_core.calls", "agent_core.tools.http_tools", "agent_core.tools.memory", "agent_core.tools.analysis"]
 MAX_PROCESSES = 16
@@ -73,6 +74,7 @@ def warm_pool(size: int) -> ProcessPoolExecutor:
                 # the fork server and the resource tracker take our environment (multiprocessing offers no env=),
                 # and every worker is forked from the fork server: start them while no credential is in it
                 from multiprocessing import forkserver
+                steer_multiprocessing()                 # its socket and pymp-* dir under our temp root
                 with environ_without_secrets():
                     forkserver.ensure_running()
             with _main_without_a_file_hidden():         # every worker starts here, up front
@@ -94,12 +96,23 @@ def discard_pool(pool: ProcessPoolExecutor) -> None:
 
 
 def _kill(pool: ProcessPoolExecutor) -> None:
-    processes = list(getattr(pool, "_processes", {}).values())   # stable private attribute since 3.2
+    """Kill the workers and close what the executor holds of them (its result pipe, the process handles):
+    left to the garbage collector, each discarded pool kept a few file descriptors open."""
+    processes = list(getattr(pool, "_processes", {}).values())   # stable private attributes since 3.2-3.9
+    manager = getattr(pool, "_executor_manager_thread", None)
+    results = getattr(pool, "_result_queue", None)
     pool.shutdown(wait=False, cancel_futures=True)
     for p in processes:
         p.kill()
     for p in processes:
         p.join(5)
+    if manager is not None:
+        manager.join(5)
+    if results is not None:
+        results.close()
+    for p in processes:
+        with contextlib.suppress(ValueError):       # still running: never happens after kill + join
+            p.close()
 
 
 # Registered after concurrent.futures' own exit hook, so it runs first: that hook joins the pool's manager

@@ -33,9 +33,12 @@ def is_secret(name: str) -> bool:
 
 
 def child_env() -> dict[str, str]:
-    """The environment a child gets: ours, minus anything that looks like a credential."""
+    """The environment a child gets: ours, minus anything that looks like a credential, with its temp files
+    under this process's temp root (:mod:`agent_core._tmp`)."""
+    from . import _tmp
     with _ENV_LOCK:
-        return {k: v for k, v in os.environ.items() if not is_secret(k)}
+        env = {k: v for k, v in os.environ.items() if not is_secret(k)}
+    return {**env, **_tmp.child_env()}
 
 
 def read_env(name: str) -> str:

@@ -17,7 +17,7 @@ from .host.parent import run_hosted
 from .machine import default_processes
 from .modes import BASELINE, MODES, get_mode, in_process_kinds
 from .records import RunReport, TaskRecord
-from .workload import Options, Workload
+from .workload import Options, Workload, as_workload, check_variant
 
 __all__ = ["run", "arun", "compare", "run_many", "warm_up", "abandoned_calls"]
 OnRecord = Callable[[TaskRecord], None]
@@ -31,16 +31,6 @@ def warm_up(processes: int | None = None) -> None:
     from .tools import http_tools
     http_tools.warm_up(ensure_backend().url)
     warm_pool(processes or default_processes())
-
-
-def _workload(workload: Workload | str | dict, params: dict | None, faults: dict | None) -> Workload:
-    if isinstance(workload, str):
-        return Workload.parse(workload, params, faults)
-    if isinstance(workload, dict):
-        return Workload.of(workload, params, faults)
-    if faults:
-        return Workload.of(workload.counts, workload.params, faults)
-    return workload
 
 
 def _options(mode: str, **options) -> Options:
@@ -66,7 +56,7 @@ def run(workload: Workload | str | dict, mode: str = "hybrid", *, workers: int |
     host": never host again.
     """
     get_mode(mode)
-    workload = _workload(workload, params, faults)
+    workload = as_workload(workload, params, faults)
     options = _options(mode, workers=workers, timeout_s=timeout_s, seed=seed, on_error=on_error,
                        async_twins=async_twins)
     if not contained and _needs_host(workload, mode):
@@ -81,7 +71,7 @@ async def arun(workload: Workload | str | dict, mode: str = "hybrid", *, workers
     """The async twin of :func:`run`. Loop modes run on the caller's loop (its lag is what gets measured);
     the others, and runs hosted in a sacrificial child, run in a worker thread so the caller's loop stays free."""
     get_mode(mode)
-    workload = _workload(workload, params, faults)
+    workload = as_workload(workload, params, faults)
     options = _options(mode, workers=workers, timeout_s=timeout_s, seed=seed, on_error=on_error,
                        async_twins=async_twins)
     if _needs_host(workload, mode):
@@ -101,16 +91,17 @@ def run_many(workload: Workload | str | dict, variants: Iterable[dict], *, worke
     other). A variant is ``{"mode": ..., **run options}`` (e.g. ``{"mode": "asyncio", "async_twins": True}``);
     its options override the common ones. ``workers`` is lowered to each mode's bound where it is higher.
     Every variant is checked before anything runs."""
-    workload = _workload(workload, params, faults)
+    workload = as_workload(workload, params, faults)
     plans = []
     for variant in variants:
+        mode, own = check_variant(variant)
         options = {"workers": workers, "timeout_s": timeout_s, "seed": seed, "on_error": on_error,
-                   "async_twins": async_twins, **{k: v for k, v in variant.items() if k != "mode"}}
-        strategy = get_mode(variant["mode"])
-        if options["workers"] is not None:
+                   "async_twins": async_twins, **own}
+        strategy = get_mode(mode)
+        if isinstance(options["workers"], int) and not isinstance(options["workers"], bool):
             options["workers"] = min(options["workers"], strategy.MAX_WORKERS)
-        _options(variant["mode"], **options)
-        plans.append((variant["mode"], options))
+        _options(mode, **options)
+        plans.append((mode, options))
     reports = []
     for mode, options in plans:
         report = run(workload, mode, on_record=on_record, clock=clock, **options)

@@ -11,8 +11,6 @@ import os
 import threading
 import time
 
-import pytest
-
 import agent_core
 from agent_core import _tmp
 
@@ -42,7 +40,6 @@ def settle(threads_before: int) -> None:
 # fails as soon as the behaviour holds). Fix 1, agent_core/engine/run.py Run.prepare: collect before gc.freeze()
 # (young generations every run, everything every 10th run). Fix 2, agent_core/_pool.py _kill: join the manager
 # thread, close the result queue and each worker's sentinel, so a discarded pool's fds close at once.
-@pytest.mark.xfail(strict=True, reason="finding 9c: needs the gc.freeze and _pool._kill fixes described above")
 def test_thirty_runs_across_modes_and_faults_leave_fds_memory_and_processes_flat():
     modes = agent_core.MODES
     for mode in modes:                          # warm every mode: the backend, clients, the pool, imports

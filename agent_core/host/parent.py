@@ -17,6 +17,7 @@ import subprocess
 import time
 
 from .._spawn import child_env, kill_group, python_argv, reaped, started
+from .._tmp import child_tmp
 from ..records import RunReport, TaskRecord
 from ..tools import llm_settings
 from ..workload import MAX_RUN_S, Options, Workload
@@ -69,14 +70,20 @@ def _follow(proc: subprocess.Popen, handle, deadline: float) -> float:
 
 def run_hosted(workload: Workload, mode: str, options: Options, on_record=None) -> RunReport:
     """Run the workload in a sacrificial child; always returns a report, even if the child died."""
-    request = {"counts": workload.counts, "params": workload.params,
-               "faults": {tool: list(f) for tool, f in workload.faults.items()}, "mode": mode,
-               "options": options.to_dict(), "owner": os.getpid(), "llm": llm_settings()}
     env = child_env()
     env["MALLOC_ARENA_MAX"] = "2"      # glibc reserves 64 MiB of address space per arena: keep that small
     if workload.network:
         from ..backend import BACKEND_URL_ENV, ensure_backend
         env[BACKEND_URL_ENV] = ensure_backend().url       # share ours: no second backend
+    with child_tmp("host-") as tmp:             # its own temp dir, removed once it is reaped, however it ended
+        env.update(tmp)
+        return _host(workload, mode, options, on_record, env)
+
+
+def _host(workload: Workload, mode: str, options: Options, on_record, env: dict) -> RunReport:
+    request = {"counts": workload.counts, "params": workload.params,
+               "faults": {tool: list(f) for tool, f in workload.faults.items()}, "mode": mode,
+               "options": options.to_dict(), "owner": os.getpid(), "llm": llm_settings()}
     proc = subprocess.Popen(python_argv("agent_core.host.child:main"), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, start_new_session=True, env=env)
     started(proc.pid)

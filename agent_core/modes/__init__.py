@@ -1,16 +1,24 @@
 """The modes: one module each, and :data:`MODES`, the one list of them.
 
 A mode only decides *where* each kind of call runs: it names a lane per kind (``ROUTES``). It never reads
-a clock: the engine stamps every call. Each module declares:
+a clock: the engine stamps every call. A mode module is the one place its facts live; pages, charts,
+scaling, explanations, the Guide, the CLI and the tests read them from here. Each module declares:
 
 - ``SUMMARY``: one line for users; ``COLOUR``: its colour in every chart; ``SNIPPET``: the file in
   ``snippets/`` that shows its minimal code (executed by the tests);
 - ``ROUTES``: tool kind -> lane name (:data:`agent_core.lanes.LANES`);
 - ``LOOP``: the run is driven from an event loop in this process (its lag is measured);
 - ``MAX_WORKERS``: the bound on ``workers`` for this mode;
-- ``plan(workload, workers) -> Plan``: lane sizes and limits, decided before the clock starts.
+- ``plan(workload, workers) -> Plan``: lane sizes and limits, decided before the clock starts;
+- ``CAUSES``: sweep workload (``io``, ``cpu``) -> what the scaling analysis names where this mode bends
+  (``{workers}`` in it is replaced by the run's workers).
 
-To add a mode: write its module and its snippet, and add its name to ``MODES`` (see docs/ARCHITECTURE.md).
+And, optionally, its own sentences in explanations, computed from a run's numbers:
+
+- ``notes(report) -> list[str]``: sentences about one run of this mode;
+- ``reason(report) -> str | None``: why this mode lost time in a comparison (None: nothing of its own).
+
+To add a mode: write its module and its snippet, and add its name to ``_MODULES`` (see docs/ARCHITECTURE.md).
 """
 from __future__ import annotations
 
@@ -27,6 +35,8 @@ _MODULES = {"sequential": "sequential", "asyncio": "asyncio_loop", "threads": "t
 MODES = tuple(_MODULES)
 BASELINE = "sequential"
 ALL_KINDS = ("io", "blocking", "cpu", "isolated")
+SWEPT = ("io", "cpu")               # the workloads of the scaling sweep: every mode names its CAUSES for them
+REQUIRED = ("SUMMARY", "COLOUR", "SNIPPET", "ROUTES", "LOOP", "MAX_WORKERS", "plan", "CAUSES")
 
 
 @dataclass(frozen=True)
@@ -38,8 +48,8 @@ class Plan:
 
 
 def get_mode(name: str) -> ModuleType:
-    if name not in _MODULES:
-        raise BadInput(f"unknown mode {str(name)[:40]!r}: allowed are {', '.join(MODES)}")
+    if not isinstance(name, str) or name not in _MODULES:
+        raise BadInput(f"unknown mode {str(name)[:40]!r}: allowed are {', '.join(_MODULES)}")
     return importlib.import_module(f"{__name__}.{_MODULES[name]}")
 
 
@@ -53,3 +63,46 @@ def in_process_kinds(name: str) -> frozenset[str]:
 def has_loop(name: str) -> bool:
     """The mode drives its calls from an event loop in this process (the heartbeat measures its lag)."""
     return bool(get_mode(name).LOOP)
+
+
+def uses_workers(name: str, workload) -> bool:
+    """``workers`` changes how this mode runs ``workload`` (a pool's size, a cap on calls in flight): its
+    plan differs between one worker and its most. False for a mode bound to one worker, or whose plan
+    ignores them for this workload (hybrid sizes only its threads, and only for blocking calls)."""
+    mode = get_mode(name)
+    return mode.MAX_WORKERS > 1 and mode.plan(workload, 1) != mode.plan(workload, mode.MAX_WORKERS)
+
+
+def missing_facts(module: ModuleType) -> list[str]:
+    """What a mode module lacks of :data:`REQUIRED`, or of its ROUTES (every kind, to a known lane) and
+    CAUSES (every swept workload): empty when the module is a complete mode."""
+    from ..lanes import LANES
+    missing = [name for name in REQUIRED if not hasattr(module, name)]
+    routes, causes = getattr(module, "ROUTES", {}), getattr(module, "CAUSES", {})
+    missing += [f"ROUTES[{kind!r}]" for kind in ALL_KINDS if routes.get(kind) not in LANES]
+    missing += [f"CAUSES[{kind!r}]" for kind in SWEPT if not causes.get(kind)]
+    return missing
+
+
+def said_s(x: float) -> str:
+    """Seconds as explanations say them: ``0.42 s``, or ``85 ms`` under a tenth of a second."""
+    return f"{x:.2f} s" if x >= 0.1 else f"{x * 1000:.0f} ms"
+
+
+def notes(report) -> list[str]:
+    """The mode's own sentences about ``report`` (none for a mode that has nothing of its own to say)."""
+    fn = getattr(_module_of(report), "notes", None)
+    return list(fn(report)) if fn is not None else []
+
+
+def reason(report) -> str | None:
+    """Why the mode lost time in ``report``, in its own words (None: nothing of its own)."""
+    fn = getattr(_module_of(report), "reason", None)
+    return fn(report) if fn is not None else None
+
+
+def _module_of(report) -> ModuleType | None:
+    try:
+        return get_mode(report.mode)
+    except BadInput:                    # a report of a mode this process does not know (loaded from a file)
+        return None
