@@ -1,19 +1,19 @@
 """How long a page job may take: a conservative estimate, made before anything runs, and the limit it must meet.
 
-A *page job* is what one press of a page's Run button measures: one run (Playground), a run per chosen
-mode (Compare, Failures, Event loop) or a sweep (Scaling). The app measures one job at a time, so a job's
-length is also every later visitor's wait: a job estimated over :data:`JOB_LIMIT_S` is refused before it
-starts, and a visitor is never asked to wait behind more than :data:`MAX_WAIT_S` of estimated work.
+A *page job* is what one press of a page's Run button measures: one run (Playground), a run per chosen mode
+(Compare, Failures, Event loop) or a sweep (Scaling). The app measures one job at a time, so a job's length
+is also every later visitor's wait: a job estimated over :data:`JOB_LIMIT_S` is refused before it starts,
+and a visitor is never asked to wait behind more than :data:`MAX_WAIT_S` of estimated work.
 
-The estimate is an *upper* one, from the workload alone (no clock is read): each call's CPU and waiting
-time from its parameters, combined the way each mode schedules calls (a list-scheduling bound on its
-threads, workers or children; the GIL serialises CPU work in threads; an event loop runs every call that
-is not awaited one after another), times :data:`MARGIN`, plus a run's set-up, and never more than the
-engine's own bound on a run (:data:`~agent_core.workload.MAX_RUN_S` plus the longest call, which may
-still be finishing then). A call's timeout does not shorten its estimate (a call on the loop or in the
-caller's thread cannot be interrupted, an abandoned thread keeps its core busy); an injected hang or spin
-counts at its bound: the call's timeout where the mode can interrupt or abandon the call, its full length where
-it cannot (see :func:`fault_seconds`).
+The estimate is an *upper* one, from the workload alone (no clock is read): each call's CPU and waiting time
+from its parameters, combined the way the lane each mode sends them to runs them (a list-scheduling bound on
+its threads, workers or children; the GIL serialises CPU work in threads; an event loop runs every call it
+does not await one after another; lanes of one run are added up), times :data:`MARGIN`, plus a run's set-up,
+and never more than the engine's own bound on a run (:data:`~agent_core.workload.MAX_RUN_S` plus the longest
+call, which may still be finishing then). A call's timeout does not shorten its estimate (a call on the loop
+or in the caller's thread cannot be interrupted, an abandoned thread keeps its core busy); an injected hang
+or spin counts at its bound: the call's timeout where the mode can interrupt or abandon the call, its full
+length where it cannot (see :func:`fault_seconds`).
 
 The per-unit costs below were measured on this project's 2-core machine with ``agent_core.run`` (see
 ``tests/test_queue.py``, which checks that real runs stay under their estimates) and rounded up.
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from .catalog import CATALOG
 from .errors import BadInput
-from .machine import usable_cores
+from .machine import default_processes, usable_cores
 from .modes import get_mode
 from .workload import MAX_RUN_S, Workload
 
@@ -44,6 +44,7 @@ WORD_S = 2.5e-6              # per word of analysis (1.9 µs on a loaded machine
 SCRIPT_S = {"word_count": 1e-6, "primes": 1e-6, "json_summary": 5e-6}   # per unit of size (0.4, 0.5, 3.3 µs)
 CHILD_S = 0.35               # CPU to start a call's child interpreter and import its tool (0.17-0.25 s)
 RUN_SETUP_S = 2.0            # a run's set-up outside the clock: a new pool, a sacrificial host (0.2-0.9 s)
+CLUSTER_START_S = 5.0        # the embedded Dask cluster, if it is not up yet (2.3 s)
 FAULT_COST_S = {"raise": 0.0, "crash": 0.5, "memory": 2.0}   # hang and spin cost their own seconds
 SWEEP_OVERRUN_S = 20.0       # a sweep may end one point (and its set-up) past its budget
 
@@ -108,15 +109,23 @@ def _costs(workload: Workload) -> list[_Cost]:
     return [_call_cost(c.tool, c.params) for c in workload.calls()]
 
 
+def _routes(mode: str) -> dict[str, str]:
+    """Tool kind -> the lane the mode runs it in (every kind, so an unrouted one is never left out)."""
+    routes = getattr(get_mode(mode), "ROUTES", {})
+    return {kind: routes.get(kind, "?") for kind in ("io", "blocking", "cpu", "isolated")}
+
+
 def fault_seconds(workload: Workload, mode: str, timeout_s: float = 30.0) -> float:
     """What the workload's injected faults add to a run in ``mode``, at their bound. A hang ends at the call's
-    timeout where the mode can interrupt or abandon the call, and lasts its full length where it cannot (the
-    caller's thread in sequential, the loop's thread in asyncio for anything not awaited). A spin counts in
-    full everywhere: a thread abandoned at its timeout keeps the GIL busy for the rest of it."""
+    timeout where its lane can interrupt or abandon the call, and lasts its full length where it cannot (the
+    caller's own thread, the event loop's thread for a call it does not await). A spin counts in full
+    everywhere: a thread abandoned at its timeout keeps the GIL busy for the rest of it."""
+    routes = _routes(mode)
     extra = 0.0
     for call in workload.calls():
         if call.fault == "hang":
-            stuck = mode == "sequential" or (mode == "asyncio" and call.kind != "io")
+            lane = routes[call.kind]
+            stuck = lane == "here" or (lane == "loop" and call.kind != "io")
             extra += call.fault_s if stuck else min(call.fault_s, timeout_s)
         elif call.fault == "spin":
             extra += call.fault_s
@@ -144,37 +153,53 @@ def _pool(costs: list[_Cost], lanes: int, cores: int, extra_cpu: float = 0.0) ->
     return cpu + wait + max(c.total + extra_cpu for c in costs)
 
 
-def _loop(costs: list[_Cost], limit: int | None, awaited: set[str]) -> float:
-    """An event loop: calls of the ``awaited`` kinds overlap their waiting (at most ``limit`` at once), the
-    loop runs their client work and every other call itself, one after another."""
-    waits = [c for c in costs if c.kind in awaited]
-    serial = sum(c.total for c in costs if c.kind not in awaited) + sum(c.cpu for c in waits)
+def _loop(costs: list[_Cost], limit: int | None) -> float:
+    """An event loop: ``io`` calls overlap their waiting (at most ``limit`` at once); the loop runs their
+    client work, and every other call itself, one after another."""
+    waits = [c for c in costs if c.kind == "io"]
+    serial = sum(c.total for c in costs if c.kind != "io") + sum(c.cpu for c in waits)
     return serial + _spread([c.wait for c in waits], limit or len(waits))
 
 
-def mode_wall(workload: Workload, mode: str, workers: int | None = None) -> float:
-    """The longest ``mode`` should take to run ``workload`` once, set-up excluded and before the margin."""
-    strategy = get_mode(mode)
-    plan = strategy.plan(workload, workers)
-    costs, cores = _costs(workload), usable_cores()
-    if mode == "sequential":
+def _lane_size(lane: str, sizes: dict[str, int], default: int) -> int:
+    size = sizes.get(lane)
+    if size:
+        return int(size)
+    if lane in ("thread", "child"):             # their modules are light; dask's is not, and sizes itself
+        from .lanes import lane_class
+        return int(getattr(lane_class(lane), "default_size", None) or default)
+    return default
+
+
+def _lane_wall(lane: str, costs: list[_Cost], plan) -> float:
+    """The longest ``costs`` should take in ``lane`` (the engine's lanes: :mod:`agent_core.lanes`)."""
+    cores, sizes = usable_cores(), dict(getattr(plan, "sizes", {}) or {})
+    if not costs:
+        return 0.0
+    if lane == "here":                          # one after another in the caller's thread
         return sum(c.total for c in costs)
-    if mode == "asyncio":
-        return _loop(costs, plan.workers, {"io"})
-    if mode == "threads":                       # waiting overlaps on the threads; CPU work takes turns (GIL)
-        return sum(c.cpu for c in costs) + _spread([c.wait for c in costs], plan.threads)
-    if mode == "process-pool":
-        return _pool(costs, plan.processes, cores)
-    if mode == "subprocess":
-        return _pool(costs, plan.children, cores, extra_cpu=CHILD_S)
-    if mode == "hybrid":                        # each kind on its own primitive; added up, not overlapped
-        by_kind = {kind: [c for c in costs if c.kind == kind] for kind in ("io", "blocking", "cpu", "isolated")}
-        blocking = by_kind["blocking"]
-        return (_loop(by_kind["io"], None, {"io"})
-                + sum(c.cpu for c in blocking) + _spread([c.wait for c in blocking], plan.threads)
-                + _pool(by_kind["cpu"], plan.processes, cores)
-                + _pool(by_kind["isolated"], plan.children, cores, extra_cpu=CHILD_S))
-    return len(costs) * MAX_RUN_S               # a mode this module does not know yet: assume the worst
+    if lane == "loop":
+        return _loop(costs, getattr(plan, "limit", None))
+    if lane == "thread":                        # waiting overlaps on the threads; CPU work takes turns (GIL)
+        return sum(c.cpu for c in costs) + _spread([c.wait for c in costs], _lane_size(lane, sizes, 32))
+    if lane == "pool":
+        return _pool(costs, _lane_size(lane, sizes, default_processes()), cores)
+    if lane == "child":
+        return _pool(costs, _lane_size(lane, sizes, 8), cores, extra_cpu=CHILD_S)
+    if lane == "dask":                          # worker processes, one per core unless sized
+        return _pool(costs, _lane_size(lane, sizes, default_processes()), cores)
+    return len(costs) * MAX_RUN_S               # a lane this module does not know yet: assume the worst
+
+
+def mode_wall(workload: Workload, mode: str, workers: int | None = None) -> float:
+    """The longest ``mode`` should take to run ``workload`` once, set-up excluded and before the margin: each
+    lane's share of the calls, added up (lanes of one run overlap in fact: the sum is an upper bound)."""
+    plan = get_mode(mode).plan(workload, workers)
+    routes = _routes(mode)
+    by_lane: dict[str, list[_Cost]] = {}
+    for cost in _costs(workload):
+        by_lane.setdefault(routes[cost.kind], []).append(cost)
+    return sum(_lane_wall(lane, costs, plan) for lane, costs in by_lane.items())
 
 
 def run_seconds(workload: Workload, mode: str, workers: int | None = None, timeout_s: float = 30.0) -> float:
@@ -183,8 +208,9 @@ def run_seconds(workload: Workload, mode: str, workers: int | None = None, timeo
     may finish)."""
     longest = max((c.total for c in _costs(workload)), default=0.0)
     faults = fault_seconds(workload, mode, timeout_s)
-    wall = MARGIN * mode_wall(workload, mode, workers) + faults + RUN_SETUP_S
-    return min(wall, MAX_RUN_S + MARGIN * longest + faults + RUN_SETUP_S)
+    setup = RUN_SETUP_S + (CLUSTER_START_S if "dask" in _routes(mode).values() else 0.0)
+    wall = MARGIN * mode_wall(workload, mode, workers) + faults + setup
+    return min(wall, MAX_RUN_S + MARGIN * longest + faults + setup)
 
 
 def _lower(workload: Workload) -> str:
