@@ -283,42 +283,45 @@ def busy() -> bool:
 
 def _follow(job: Job, leave_key: str | None = None) -> None:
     """Draw the job until it is over: its place and expected start while it waits, its progress while it
-    measures. Streamlit may stop this at any ``st.*`` call; the job goes on, and the next script run of
-    the page draws it again."""
+    measures. Streamlit may stop this at any ``st.*`` call (each pass makes one: the line with the time
+    so far); the job goes on, and the next script run of the page draws it again."""
     with st.status(job.label, expanded=True, state="running") as box:
-        note = st.empty()
-        bar = st.empty()
-        leave = st.empty()
+        note, bar, leave = st.empty(), st.empty(), st.empty()
         if leave_key is not None and job.state == "waiting":
             leave.button("Leave the queue", key=leave_key, on_click=QUEUE.cancel, args=(job.key,))
-        waiting = True
+        label, progress = job.label, None
         while True:
             over = job.finished.wait(PROGRESS_EVERY_S)
             v = QUEUE.view(job)
             if v.state == "waiting":
-                box.update(label=f"Waiting for the machine: you are number {v.place} in the queue · {job.label}")
-                note.caption(f"Another session is measuring right now, and two runs at once would distort each other. "
-                             f"Yours should start within about {v.ahead_s:.0f} s (the estimates of the "
-                             f"{'job' if v.place == 1 else 'jobs'} ahead); waiting {v.elapsed_s:.0f} s so far.")
+                now = f"Waiting for the machine: you are number {v.place} in the queue · {job.label}"
+                note.caption(f"Another session is measuring right now, and two runs at once would distort each "
+                             f"other. Yours should start within about {v.ahead_s:.0f} s (the estimates of the "
+                             f"{'job' if v.place == 1 else 'jobs'} ahead) · waiting {v.elapsed_s:.1f} s so far")
             elif v.state == "running":
-                if waiting:
-                    waiting = False
-                    leave.empty()
-                    note.caption(f"Measuring · estimated at up to {job.estimate_s:.0f} s")
+                leave.empty()
+                now = f"{job.label} · {v.last_run}" if v.last_run else job.label
+                note.caption(f"Measuring for {v.elapsed_s:.1f} s · estimated at up to {job.estimate_s:.0f} s")
                 share = v.fraction if v.fraction is not None else min(1.0, v.done / max(1, job.total))
-                counted = "" if v.fraction is not None else f"{v.done}/{job.total} calls · "
-                bar.progress(share, text=f"{counted}{v.text}" if v.text else f"0/{job.total} calls")
-                box.update(label=f"{job.label} · {v.last_run}" if v.last_run else f"{job.label} · {v.elapsed_s:.0f} s")
+                counted = "" if v.fraction is not None else f"{v.done}/{job.total} calls"
+                drawn = (share, f"{counted} · {v.text}" if counted and v.text else counted or v.text or "starting")
+                if drawn != progress:
+                    bar.progress(*drawn)
+                    progress = drawn
             if over:
                 break
+            if now != label:                # a new label is a new element to the browser: keep it open
+                box.update(label=now, expanded=True)
+                label = now
         leave.empty()
+        note.empty()
         if v.state == "done":
             box.update(label=f"{job.label} · {v.done} calls measured in {v.elapsed_s:.1f} s", state="complete",
                        expanded=False)
         elif v.state == "dropped":
             box.update(label=f"{job.label} · not measured: {job.why_dropped}", state="error", expanded=False)
         else:
-            box.update(label=f"{job.label} · failed", state="error")
+            box.update(label=f"{job.label} · failed", state="error", expanded=False)
 
 
 def _message(job: Job) -> str | None:
