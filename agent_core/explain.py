@@ -1,18 +1,20 @@
 """Plain-language explanations computed from a run's numbers: what happened, and why.
 
 Every sentence is derived from measured figures in the report (never from the mode's name alone), so
-a surprising run gets a surprising explanation rather than the textbook one.
+a surprising run gets a surprising explanation rather than the textbook one. What is generic (a stalled
+loop, the GIL where CPU calls shared a process, true against apparent speedup, failures) is said here; what
+is particular to a mode is said by the mode itself (``notes`` and ``reason`` in its module).
 """
 from __future__ import annotations
 
+from . import modes
+from .errors import BadInput
+from .modes import BASELINE, in_process_kinds
+from .modes import said_s as _s
 from .records import RunReport, TaskRecord
 
 LOOP_STALL_MS = 50.0      # a heartbeat this late means something ran on the loop's thread
 LOOP_FREE_MS = 20.0
-
-
-def _s(x: float) -> str:
-    return f"{x:.2f} s" if x >= 0.1 else f"{x * 1000:.0f} ms"
 
 
 def _names(tasks: list[TaskRecord]) -> str:
@@ -21,7 +23,13 @@ def _names(tasks: list[TaskRecord]) -> str:
 
 
 def _in_process_cpu(r: RunReport) -> list[TaskRecord]:
-    return [t for t in r.tasks if t.kind == "cpu" and not t.worker.startswith("pid ")]
+    """CPU calls that ran in the calling process, where they share one GIL (from the mode's routes: a
+    pool's, a child's or a Dask worker's calls each had a process of their own)."""
+    try:
+        here = "cpu" in in_process_kinds(r.mode)
+    except BadInput:                    # a mode this process does not know: claim nothing
+        here = False
+    return [t for t in r.tasks if t.kind == "cpu"] if here else []
 
 
 def _blocking_on_loop(r: RunReport) -> list[TaskRecord]:
@@ -78,21 +86,15 @@ def explain_run(r: RunReport) -> list[str]:
                    f"CPU but {_s(sum(t.duration_s for t in cpu_here))} of wall between them: in one process they take "
                    "turns on the GIL, so their apparent overlap is not parallelism.")
 
-    if r.true_speedup is not None and r.baseline_wall_s is not None and r.mode != "sequential":
+    if r.true_speedup is not None and r.baseline_wall_s is not None and r.mode != BASELINE:
         if abs(r.speedup - r.true_speedup) > 0.25 * max(r.true_speedup, 1e-9):
-            out.append(f"The true speedup is ×{r.true_speedup:.1f} (sequential took {_s(r.baseline_wall_s)}), not the "
+            out.append(f"The true speedup is ×{r.true_speedup:.1f} ({BASELINE} took {_s(r.baseline_wall_s)}), not the "
                        f"apparent ×{r.speedup:.1f}: calls looked longer because they waited, not because they worked.")
         else:
-            out.append(f"Against the sequential run ({_s(r.baseline_wall_s)}) the true speedup is "
+            out.append(f"Against the {BASELINE} run ({_s(r.baseline_wall_s)}) the true speedup is "
                        f"×{r.true_speedup:.1f}.")
 
-    io_calls = [t for t in r.tasks if t.kind == "io"]
-    if r.mode == "process-pool" and r.workers and len(io_calls) > r.workers:
-        out.append(f"The pool has {r.workers} workers, so {len(io_calls)} network calls queued behind each other "
-                   "although they were only waiting: processes are for CPU work.")
-    if r.mode == "subprocess":
-        out.append(f"Every call started its own interpreter: the {n} children used {_s(r.sum_cpu_s)} of CPU between "
-                   "them, much of it starting Python and importing the tool's libraries.")
+    out += modes.notes(r)
 
     bad = [t for t in r.tasks if t.status != "ok"]
     if bad:
@@ -111,14 +113,7 @@ def _reason(r: RunReport) -> str:
         return f"its event loop stood still for {r.loop_lag_max_ms:.0f} ms while {_names(on_loop)} ran on it"
     if _gil_bound(r):
         return f"the GIL serialised its {_names(_in_process_cpu(r))} calls"
-    io_calls = sum(t.kind == "io" for t in r.tasks)
-    if r.mode == "process-pool" and r.workers and io_calls > r.workers:
-        return f"its {r.workers} workers made {io_calls} network calls queue"
-    if r.mode == "subprocess":
-        return f"each of its {len(r.tasks)} calls paid for a fresh interpreter ({_s(r.sum_cpu_s)} of CPU in all)"
-    if r.mode == "sequential":
-        return "it waits for each call before starting the next"
-    return _near_floor(r)
+    return modes.reason(r) or _near_floor(r)
 
 
 def _near_floor(r: RunReport) -> str:
@@ -133,10 +128,10 @@ def explain_compare(reports: list[RunReport]) -> list[str]:
         return []
     ranked = sorted(reports, key=lambda r: r.wall_s)
     best = ranked[0]
-    base = next((r for r in reports if r.mode == "sequential"), None)
+    base = next((r for r in reports if r.mode == BASELINE), None)
     head = f"{best.mode} finished first in {_s(best.wall_s)}"
     if base is not None and best is not base:
-        head += f", ×{base.wall_s / best.wall_s:.1f} faster than sequential ({_s(base.wall_s)})"
+        head += f", ×{base.wall_s / best.wall_s:.1f} faster than {BASELINE} ({_s(base.wall_s)})"
     why = _near_floor(best)
     if _gil_bound(best) or _stalled(best):
         why += f", although {_reason(best)}"
@@ -167,7 +162,7 @@ def failure_summary(r: RunReport) -> dict:
             "faulty_status": first.status if first else None, "faulty_error": first.error if first else None,
             "detected_after_s": round(first.duration_s, 3) if first else None,
             "others_kept": sum(t.status == "ok" for t in others), "others_lost": sum(t.status != "ok" for t in others),
-            "run_process": process, "caller_survived": True,
+            "run_process": process,
             "left_running": ", ".join(left) if left else "nothing"}
 
 
@@ -192,6 +187,10 @@ def explain_failure(r: RunReport) -> str:
                  f"{'were' if len(r.abandoned) > 1 else 'was'} still running when the run ended.")
     if r.pool_replaced:
         text += " The process pool broke (BrokenProcessPool) and was replaced."
+    faulty = next(t for t in r.tasks if t.id == s["faulty_call"])
+    if faulty.detail.get("worker_restarted"):
+        text += (f" Its thread could not be stopped, so the worker that ran it was restarted "
+                 f"({_s(faulty.detail.get('restart_s', 0.0))}).")
     if r.host:
         text += " The run was hosted in a sacrificial child, which survived."
     return text

@@ -4,7 +4,12 @@ Two workloads: ``io`` (web searches of a fixed latency: the ideal wall is one ca
 there are) and ``cpu`` (pure-Python analysis calls: the ideal wall is their CPU time spread over every
 core). For each mode and size, the sweep measures a real run and its *overhead per call*: how far the
 wall is from that ideal, divided by the number of calls. A sweep is bounded in total time: a point
-whose predicted wall would break the budget is skipped, and says so.
+whose predicted wall would break the budget is skipped, and says so; so is a point the mode refuses (more
+workers than a Dask cluster has).
+
+Everything about a mode comes from its module: which modes take part in the workers sweep (those whose
+plan changes with ``workers``: :func:`agent_core.modes.uses_workers`), and the cause a knee names (its
+``CAUSES``).
 """
 from __future__ import annotations
 
@@ -13,16 +18,19 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 
 from . import api
+from . import modes as registry
 from .catalog import CATALOG
 from .errors import BadInput
 from .machine import usable_cores
-from .modes import MODES, get_mode
+from .modes import BASELINE, get_mode, uses_workers
+from .workload import Workload
 
 SIZES = (1, 3, 10, 30, 100, 300, 1000)
 WORKERS = (1, 2, 4, 8, 16, 32)
 POINT_CAP_S = 5.0           # no single point may be predicted to take longer than this
 MAX_BUDGET_S = 300.0
 KNEE = 1.6                  # wall/ideal growing this much between neighbouring points marks a knee
+REFUSED = "not allowed"     # how a point the mode refused says so
 
 
 @dataclass
@@ -73,7 +81,7 @@ def _workload(kind: str, latency_ms: int, work: int) -> tuple[str, dict]:
 
 def _calibrate(kind: str, tool: str, params: dict) -> float:
     """The ideal's unit, measured now: one io call's wall alone, or one cpu call's CPU time."""
-    one = [api.run(f"{tool}:1", "sequential", params=params) for _ in range(3)]
+    one = [api.run(f"{tool}:1", BASELINE, params=params) for _ in range(3)]
     if kind == "io":
         return min(r.wall_s for r in one)
     return min(r.sum_cpu_s for r in one)
@@ -83,7 +91,7 @@ def _ideal(kind: str, unit: float, n: int) -> float:
     return unit if kind == "io" else unit * n / usable_cores()
 
 
-def sweep(kinds: Iterable[str] = ("io", "cpu"), modes: Iterable[str] = MODES, sizes: Iterable[int] = SIZES,
+def sweep(kinds: Iterable[str] = ("io", "cpu"), modes: Iterable[str] | None = None, sizes: Iterable[int] = SIZES,
           workers: Iterable[int] | None = None, workers_n: int = 32, budget_s: float = 50.0,
           latency_ms: int = 100, work: int = 20_000,
           on_point: Callable[[Progress], None] | None = None) -> list[Point]:
@@ -92,7 +100,8 @@ def sweep(kinds: Iterable[str] = ("io", "cpu"), modes: Iterable[str] = MODES, si
     size sweep, its workers sweep, per mode) gets an equal share of the budget, so a slow mode cannot
     starve a fast one; a point predicted to take longer than its share allows, or than ``POINT_CAP_S``,
     is skipped and says why."""
-    kinds, modes, sizes = list(kinds), list(modes), sorted(set(sizes))
+    kinds, sizes = list(kinds), sorted(set(sizes))
+    modes = list(registry.MODES if modes is None else modes)
     if not 1.0 <= budget_s <= MAX_BUDGET_S:
         raise BadInput(f"budget_s={budget_s} is out of range: allowed 1..{MAX_BUDGET_S:g} s")
     for mode in modes:
@@ -105,7 +114,9 @@ def sweep(kinds: Iterable[str] = ("io", "cpu"), modes: Iterable[str] = MODES, si
         cap = CATALOG[tool].max_calls
         plan += [(kind, mode, n, None) for n in sizes if n <= cap for mode in modes]
         if workers:                          # most workers first: each point then predicts the next
-            plan += [(kind, mode, min(workers_n, cap), w) for mode in modes if mode not in ("sequential", "hybrid")
+            n = min(workers_n, cap)
+            swept = Workload.parse(f"{tool}:{n}")
+            plan += [(kind, mode, n, w) for mode in modes if uses_workers(mode, swept)
                      for w in sorted(set(workers), reverse=True) if w <= get_mode(mode).MAX_WORKERS]
     units = {kind: _calibrate(kind, *_workload(kind, latency_ms, work)) for kind in kinds}
     series_keys = {(kind, mode, "n" if w is None else "workers") for kind, mode, _, w in plan}
@@ -132,12 +143,11 @@ def sweep(kinds: Iterable[str] = ("io", "cpu"), modes: Iterable[str] = MODES, si
                           skipped=f"would take about {predicted:.1f} s: over the time budget")
         else:
             t = time.monotonic()
-            report = api.run(f"{tool}:{n}", mode, params=params, workers=w)
+            point = _measure(kind, mode, n, w, tool, params, ideal)
             spent[(kind, mode, axis)] = spent.get((kind, mode, axis), 0.0) + time.monotonic() - t
-            point = Point(kind, mode, n, report.workers, report.wall_s, ideal, report.sum_cpu_s, report.ok,
-                          axis=axis)
         points.append(point)
-        last[(kind, mode, axis)] = point
+        if not (point.skipped or "").startswith(REFUSED):
+            last[(kind, mode, axis)] = point    # a refused point neither predicts the next nor skips it
         if on_point is not None:
             what = f"{kind} · {mode} · {n} calls" + (f" · {w} workers" if w else "")
             on_point(Progress(i + 1, len(plan), what + (" (skipped)" if point.skipped else
@@ -145,20 +155,24 @@ def sweep(kinds: Iterable[str] = ("io", "cpu"), modes: Iterable[str] = MODES, si
     return points
 
 
-CAUSES = {
-    ("io", "sequential"): "one call at a time: every call adds its full latency",
-    ("io", "asyncio"): "client CPU: each request costs ~1 ms on the one loop thread",
-    ("io", "hybrid"): "client CPU: each request costs ~1 ms on the one loop thread",
-    ("io", "threads"): "pool saturation: more calls than threads, so they queue",
-    ("io", "process-pool"): "a worker per core: network calls queue behind each other",
-    ("io", "subprocess"): "process start-up: an interpreter and its imports per call",
-    ("cpu", "sequential"): "one core: the other one idles",
-    ("cpu", "asyncio"): "one core, on the loop's thread",
-    ("cpu", "threads"): "the GIL: threads take turns on one core",
-    ("cpu", "process-pool"): "every core busy",
-    ("cpu", "hybrid"): "every core busy",
-    ("cpu", "subprocess"): "process start-up on top of the CPU work",
-}
+def _measure(kind: str, mode: str, n: int, w: int | None, tool: str, params: dict, ideal: float) -> Point:
+    axis = "n" if w is None else "workers"
+    try:
+        report = api.run(f"{tool}:{n}", mode, params=params, workers=w)
+    except BadInput as exc:             # the mode refuses the point: more workers than a Dask cluster has
+        return Point(kind, mode, n, w, None, ideal, axis=axis, skipped=f"{REFUSED}: {exc}")
+    return Point(kind, mode, n, report.workers, report.wall_s, ideal, report.sum_cpu_s, report.ok, axis=axis)
+
+
+def cause(mode: str, kind: str, workers: int | None = None) -> str:
+    """What bends ``mode`` on the ``kind`` workload, in the mode's own words (its ``CAUSES``)."""
+    try:
+        text = get_mode(mode).CAUSES.get(kind)
+    except BadInput:                    # points of a mode this process does not know (loaded from a file)
+        text = None
+    if not text:
+        return f"{mode} names no cause for its {kind} knee"
+    return text.format(workers=workers if workers else "its default")
 
 
 def knees(points: list[Point]) -> list[dict]:
@@ -174,9 +188,7 @@ def knees(points: list[Point]) -> list[dict]:
         for a, b in zip(ps, ps[1:], strict=False):
             if b.stretch > KNEE * max(a.stretch, 1.0) or (b.stretch > 2.0 >= a.stretch):
                 out.append({"workload": kind, "mode": mode, "n": b.n, "stretch": round(b.stretch, 2),
-                            "cause": CAUSES[(kind, mode)] + (f" ({b.workers} workers)" if b.workers and
-                                                             kind == "io" and mode in ("threads", "process-pool")
-                                                             else "")})
+                            "cause": cause(mode, kind, b.workers)})
                 break
     return out
 
@@ -197,7 +209,11 @@ def explain(points: list[Point]) -> list[str]:
                    "; " + ", ".join(f"{p.mode} ×{p.stretch:.1f}" for p in at_top[1:]) + "."))
         for k in knees([p for p in points if p.workload == kind]):
             out.append(f"{kind}: {k['mode']} bent at {k['n']} calls (×{k['stretch']} the ideal): {k['cause']}.")
-        skipped = sorted({p.mode for p in points if p.workload == kind and p.skipped})
+        skipped = sorted({p.mode for p in points if p.workload == kind and p.skipped
+                          and not p.skipped.startswith(REFUSED)})
         if skipped:
             out.append(f"{kind}: some points of {', '.join(skipped)} were skipped to stay within the time budget.")
+        refused = {p.mode: p.workers for p in points if p.workload == kind and (p.skipped or "").startswith(REFUSED)}
+        for mode, workers in refused.items():
+            out.append(f"{kind}: {mode} could not run with {workers} workers or more here.")
     return out

@@ -47,3 +47,40 @@ def test_compare_names_the_winner_and_why_each_loser_lost():
     lines = explain_compare([seq, pool, threads])
     assert lines[0].startswith("process-pool finished first in 1.00 s, ×2.0 faster than sequential (2.00 s)")
     assert "threads (2.10 s): the GIL serialised its analysis calls." in lines
+
+
+def dask(i, start, end, cpu, worker=1, **detail):
+    return TaskRecord(f"analysis#{i}", "analysis", "cpu", f"dask worker {worker} · tcp://127.0.0.1:{40000 + worker}",
+                      start, end, cpu, "ok", None, {"gil_exclusive": True, **detail})
+
+
+def test_the_gil_is_named_only_where_cpu_calls_shared_the_callers_process():
+    """Stretched CPU calls on Dask worker processes (one GIL each) are not a GIL story; in threads they are."""
+    spread = [dask(i, 0, 0.8, 0.2, worker=1 + i % 2) for i in range(4)]
+    r = RunReport("distributed", 0.8, spread)
+    text = " ".join(explain_run(r))
+    assert "GIL" not in text.replace("no two shared a GIL", "")
+    assert "ran on 2 Dask worker processes (dask worker 1, dask worker 2)" in text
+    assert "no two shared a GIL" in text
+    threads = RunReport("threads", 0.8, [t(i, "cpu", f"thread-{i}", 0, 0.8, 0.2, "analysis") for i in range(4)])
+    assert "take turns on the GIL" in " ".join(explain_run(threads))
+
+
+def test_a_mode_explains_its_own_loss_in_its_own_words():
+    seq = RunReport("sequential", 3.3, [t(i, "cpu", "MainThread", i * 0.8, i * 0.8 + 0.8, 0.8, "analysis")
+                                        for i in range(4)])
+    spread = RunReport("distributed", 3.2, [dask(i, 0, 3.2, 0.2, worker=1 + i % 2) for i in range(4)])
+    restarted = RunReport("distributed", 3.25, [dask(1, 0, 0.6, 0.6, worker_restarted=True, restart_s=2.3)])
+    fast = RunReport("process-pool", 1.0, [t(i, "cpu", f"pid {i % 2}", 0, 1.0, 0.8, "analysis") for i in range(4)],
+                     workers=2)
+    lines = explain_compare([seq, fast, spread, restarted])
+    assert lines[1].startswith("distributed (3.20 s): its analysis calls took 12.80 s for 0.80 s of CPU on 2 worker "
+                               "processes sharing")
+    assert lines[2] == "distributed (3.25 s): 1 of its calls overran in a worker thread, and restarting a worker " \
+                       "took 2.30 s."
+    assert lines[3] == "sequential (3.30 s): it waits for each call before starting the next."
+    pool = RunReport("process-pool", 1.0, [t(i, "io", f"pid {i % 2}", 0, 0.5, 0.01, "web_search") for i in range(6)],
+                     workers=2)
+    assert "The pool has 2 workers, so 6 network calls queued behind each other" in " ".join(explain_run(pool))
+    pool.workers = 8
+    assert "queued" not in " ".join(explain_run(pool)), "a pool with a worker per call queues nothing"

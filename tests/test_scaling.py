@@ -6,7 +6,10 @@ import time
 import pytest
 
 from agent_core import BadInput, scaling
+from agent_core.modes import BASELINE, MODES, get_mode, uses_workers
+from agent_core.records import RunReport, TaskRecord
 from agent_core.scaling import Point
+from agent_core.workload import Workload
 
 
 def test_a_small_sweep_measures_every_point_against_its_ideal():
@@ -44,3 +47,49 @@ def test_sweep_bounds_are_checked():
         scaling.sweep(budget_s=1000)
     with pytest.raises(BadInput, match="unknown mode 'warp'"):
         scaling.sweep(modes=["warp"])
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("kind", ["io", "cpu"])
+def test_every_modes_knee_names_the_cause_its_module_gives(mode, kind):
+    pts = [Point(kind, mode, n, 4, wall, 0.1) for n, wall in ((10, 0.11), (30, 0.5))]
+    (knee,) = scaling.knees(pts)
+    assert knee["cause"] == get_mode(mode).CAUSES[kind].format(workers=4)
+    assert any(f"{mode} bent at 30 calls" in s for s in scaling.explain(pts))
+
+
+def fake_run(refuse_over: int | None = None):
+    """api.run without running: each call takes 10 ms, spread over the workers; more than ``refuse_over``
+    workers is refused, as a Dask cluster smaller than asked refuses them."""
+    asked = []
+
+    def run(spec, mode, params=None, workers=None, **_):
+        tool, n = spec.split(":")
+        asked.append((mode, int(n), workers))
+        if refuse_over is not None and workers is not None and workers > refuse_over:
+            raise BadInput(f"workers={workers} is more than the cluster's {refuse_over} workers")
+        tasks = [TaskRecord(f"{tool}#{i}", tool, "io", "w", 0, 0.01, 0.001, "ok") for i in range(int(n))]
+        return RunReport(mode, 0.01 * int(n) / (workers or 1), tasks, workers=workers)
+    return run, asked
+
+
+def test_only_modes_whose_plan_uses_workers_are_swept_over_workers(monkeypatch):
+    run, asked = fake_run()
+    monkeypatch.setattr(scaling.api, "run", run)
+    points = scaling.sweep(["io"], list(MODES), [1], workers=[1, 2], workers_n=4, budget_s=60)
+    swept = {p.mode for p in points if p.axis == "workers"}
+    assert swept == {m for m in MODES if uses_workers(m, Workload.parse("web_search:4"))}
+    assert BASELINE not in swept and "threads" in swept
+    assert {m for m, _, w in asked if w is not None} == swept
+
+
+def test_a_point_the_mode_refuses_is_skipped_and_the_smaller_ones_still_run(monkeypatch):
+    run, _ = fake_run(refuse_over=2)
+    monkeypatch.setattr(scaling.api, "run", run)
+    points = scaling.sweep(["io"], ["threads"], [1], workers=[1, 2, 4, 8], workers_n=8, budget_s=60)
+    by_workers = {p.workers: p for p in points if p.axis == "workers"}
+    assert all(by_workers[w].skipped.startswith("not allowed: workers=") for w in (8, 4))
+    assert by_workers[2].wall_s is not None and by_workers[1].wall_s is not None
+    said = scaling.explain(points)
+    assert "io: threads could not run with 4 workers or more here." in said
+    assert not any("time budget" in s for s in said), "a refusal is not a budget skip"

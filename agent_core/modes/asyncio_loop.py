@@ -16,6 +16,8 @@ SNIPPET = "asyncio_loop"
 ROUTES = dict.fromkeys(ALL_KINDS, "loop")
 LOOP = True
 MAX_WORKERS = 500
+CAUSES = {"io": "client CPU: each request costs ~1 ms on the one loop thread",
+          "cpu": "one core, on the loop's thread"}
 
 
 def plan(workload, workers: int | None) -> Plan:

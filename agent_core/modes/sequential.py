@@ -9,7 +9,13 @@ SNIPPET = "sequential"
 ROUTES = dict.fromkeys(ALL_KINDS, "here")
 LOOP = False
 MAX_WORKERS = 1
+CAUSES = {"io": "one call at a time: every call adds its full latency",
+          "cpu": "one core: the other cores idle"}
 
 
 def plan(workload, workers: int | None) -> Plan:
     return Plan(workers=1)
+
+
+def reason(report) -> str:
+    return "it waits for each call before starting the next"

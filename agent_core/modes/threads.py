@@ -9,6 +9,8 @@ SNIPPET = "threads"
 ROUTES = dict.fromkeys(ALL_KINDS, "thread")
 LOOP = False
 MAX_WORKERS = 64
+CAUSES = {"io": "pool saturation: more calls than threads, so they queue ({workers} workers)",
+          "cpu": "the GIL: threads take turns on one core"}
 DEFAULT_WORKERS = 32
 
 
