@@ -1,4 +1,4 @@
-"""Compare modes: the same workload under all six modes, one at a time, ranked and explained."""
+"""Compare modes: the same workload under every mode, one at a time, ranked and explained."""
 from __future__ import annotations
 
 import json
@@ -15,24 +15,24 @@ def main() -> None:
     from ui import charts, widgets
     from ui.measure import engine_warming, measure_into, run_button, show_error
 
-    widgets.page("Compare modes", "The same workload under all six modes, **one mode at a time** (two at once "
-                 "would distort each other), sequential first as the baseline for every true speedup.")
+    widgets.page("Compare modes", f"The same workload under all {len(MODES)} modes, **one mode at a time** "
+                 "(two at once would distort each other), sequential first as the baseline for every true speedup.")
     engine_warming()
     counts, params, _ = widgets.workload_controls("compare", with_mode=False)
     options = widgets.run_options("compare")
 
     def plan():
         workload = agent_core.Workload.of(counts, params)
-        return (f"six modes · {workload.spec}", len(MODES) * workload.n_calls,
+        return (f"{len(MODES)} modes · {workload.spec}", len(MODES) * workload.n_calls,
                 lambda emit: agent_core.compare(workload, MODES, on_record=emit, on_run=emit, **options),
                 budget.estimate_compare(workload, MODES, **options).checked())
 
-    if measure_into("compare", "compare.reports", plan, start=run_button("compare", "Run all six modes")):
+    if measure_into("compare", "compare.reports", plan, start=run_button("compare", "Run every mode")):
         st.rerun()
     show_error("compare")
     reports = st.session_state.get("compare.reports")
     if not reports:
-        st.info("Choose a workload and press **Run all six modes**.")
+        st.info("Choose a workload and press **Run every mode**.")
         return
     ranked = sorted(reports, key=lambda r: r.wall_s)
     st.subheader("Ranking")
