@@ -14,11 +14,12 @@ import textwrap
 import time
 
 from . import api
+from . import modes as registry
 from .catalog import CATALOG, KINDS, shown, to_number
 from .errors import AgentCoreError, BadInput
 from .explain import explain_compare, explain_run
 from .faults import FAULT_KINDS
-from .modes import MODES, get_mode
+from .modes import BASELINE, get_mode
 from .records import RunReport
 from .workload import MAX_CALLS, ON_ERROR, TIMEOUT_RANGE, Workload, parse_faults, parse_param_assignments
 
@@ -87,9 +88,17 @@ def _write(path: str, text: str) -> None:
         raise
 
 
+def _modes_help() -> str:
+    """The modes and their one-line summaries, from the registry, for ``run`` and ``compare`` help."""
+    width = max(len(m) for m in registry.MODES)
+    return "modes:\n" + "\n".join(f"  {m.ljust(width)}  {get_mode(m).SUMMARY}" for m in registry.MODES)
+
+
 def _parser() -> argparse.ArgumentParser:
+    modes = registry.MODES
     p = _Parser(prog="python -m agent_core",
-                description="Measure asyncio, threads, subprocesses and process pools on real agent work.")
+                description=f"Measure where an agent's tool calls should run, in {len(modes)} modes "
+                            f"({', '.join(modes)}), on real agent work.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     tools = sub.add_parser("tools", help="list the tools, their kinds, parameters and bounds")
     tools.add_argument("--json", action="store_true", help="print the catalog as JSON")
@@ -113,16 +122,17 @@ def _parser() -> argparse.ArgumentParser:
         q.add_argument("--async-twins", action="store_true",
                        help="asyncio mode: await a blocking tool's async twin where it has one (aiosqlite)")
 
-    run = sub.add_parser("run", help="run a workload in one mode")
-    run.add_argument("--mode", required=True, choices=MODES, metavar="MODE", help="one of " + " ".join(MODES))
+    described = {"epilog": _modes_help(), "formatter_class": argparse.RawDescriptionHelpFormatter}
+    run = sub.add_parser("run", help="run a workload in one mode", **described)
+    run.add_argument("--mode", required=True, choices=modes, metavar="MODE", help="one of " + " ".join(modes))
     workload_args(run)
     bench = sub.add_parser("bench", help="measure how close the engine gets to this machine's limits (P1-P7)")
     bench.add_argument("--quick", action="store_true", help="small N, one repetition: proves it works, in seconds")
     bench.add_argument("--json", action="store_true", help="print {machine, figures} as JSON")
     bench.add_argument("--markdown", metavar="PATH", help="also write the results as Markdown (BENCHMARKS.md)")
-    compare = sub.add_parser("compare", help="run a workload in every mode, one after another")
-    compare.add_argument("--modes", default=",".join(MODES),
-                         help="comma-separated modes (sequential always runs first)")
+    compare = sub.add_parser("compare", help="run a workload in every mode, one after another", **described)
+    compare.add_argument("--modes", default=",".join(modes),
+                         help=f"comma-separated modes ({BASELINE} always runs first)")
     workload_args(compare)
     return p
 
@@ -209,7 +219,7 @@ def _print_run(rep: RunReport) -> None:
 def _print_compare(reports: list[RunReport]) -> None:
     o = reports[0].options
     print(f"{o['spec']} · {len(reports[0].tasks)} calls · timeout {o['timeout_s']:g} s · seed {o['seed']}"
-          " · one mode at a time, sequential first")
+          f" · one mode at a time, {BASELINE} first")
     rows = [["mode", "wall s", "Σ task s", "Σ cpu s", "critical s", "speedup", "true speedup", "peak", "loop lag ms",
              "ok"]]
     for r in reports:
@@ -268,12 +278,13 @@ def main(argv: list[str] | None = None) -> int:
             report = api.run(workload, args.mode, **common)
             print(json.dumps(report.to_dict())) if args.json else _print_run(report)
         else:
+            allowed = ", ".join(registry.MODES)
             modes = [m.strip() for m in args.modes.split(",") if m.strip()]
             if not modes:
-                raise BadInput(f"--modes {shown(args.modes, quote=True)} names no mode: allowed are {', '.join(MODES)}")
+                raise BadInput(f"--modes {shown(args.modes, quote=True)} names no mode: allowed are {allowed}")
             for m in modes:
-                if m not in MODES:
-                    raise BadInput(f"unknown mode {shown(m, quote=True)} in --modes: allowed are {', '.join(MODES)}")
+                if m not in registry.MODES:
+                    raise BadInput(f"unknown mode {shown(m, quote=True)} in --modes: allowed are {allowed}")
                 get_mode(m)
             reports = api.compare(workload, modes, **common)
             print(json.dumps({"runs": [r.to_dict() for r in reports]})) if args.json else _print_compare(reports)

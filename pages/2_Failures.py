@@ -65,8 +65,7 @@ def main() -> None:
         rows.append({"mode": r.mode, "faulty call": s["faulty_status"],
                      "noticed after": f"{s['detected_after_s']:.2f} s",
                      "other calls kept": s["others_kept"], "other calls lost": s["others_lost"],
-                     "the run's process": s["run_process"], "still running after": s["left_running"],
-                     "this app": "survived"})
+                     "the run's process": s["run_process"], "still running after": s["left_running"]})
     table = pd.DataFrame(rows)
     st.dataframe(table.style.map(_colour, subset=["faulty call", "other calls lost", "the run's process",
                                                   "still running after"]), hide_index=True)

@@ -32,8 +32,10 @@ def main() -> None:
                 st.page_link("app.py", label=f"{preset.name} in {preset.mode}", icon=":material/play_arrow:",
                              query_params={"preset": preset.key, "mode": preset.mode})
                 st.caption(preset.point)
-    st.subheader("The six modes")
-    st.dataframe(pd.DataFrame([{"mode": m, "what it does": get_mode(m).SUMMARY} for m in MODES]), hide_index=True)
+    st.subheader(f"The {len(MODES)} modes")
+    st.dataframe(pd.DataFrame([{"mode": m, "what it does": get_mode(m).SUMMARY,
+                                **{f"lane for {kind}": get_mode(m).ROUTES[kind] for kind in KINDS}}
+                               for m in MODES]), hide_index=True)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from tests.streamlit_server import CHROMIUM, CHROMIUM_ARGS, streamlit_server  # 
 OUT = os.path.join(ROOT, "docs", "screenshots")
 # page path, button that measures, text that says the results are in, file name, height
 SHOTS = [("/", "Run", "What happened", "playground.png", 2300),
-         ("/Compare", "Run all six modes", "Timelines", "compare.png", 2500),
+         ("/Compare", "Run every mode", "Timelines", "compare.png", 2500),
          ("/Failures?preset=isolated_scripts", "Run the fault under every chosen mode", "What each mode did",
           "failures.png", 1500),
          ("/Event_loop", "Run in asyncio and in hybrid", "hybrid · heartbeat", "event-loop.png", 1800),

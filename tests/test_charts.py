@@ -1,6 +1,7 @@
 """Figure builders are pure: records in, figure out; what they draw must match the records."""
 from __future__ import annotations
 
+from agent_core.modes import MODES, get_mode
 from agent_core.records import RunReport, TaskRecord
 from ui import charts
 
@@ -63,3 +64,14 @@ def test_compare_charts_have_one_bar_per_mode():
     assert list(bars.data[0].x) == ["hybrid", "threads"] and list(bars.data[0].y) == [0.33, 0.5]
     speed = charts.speedup_bars([a, b])
     assert [round(v, 3) for v in speed.data[0].y] == [round(0.8 / 0.33, 3), 1.6]
+
+
+def test_each_mode_is_drawn_in_the_colour_its_module_gives():
+    reports = []
+    for mode in MODES:
+        r = report()
+        r.mode = mode
+        reports.append(r)
+    speed = charts.speedup_bars(reports)
+    assert list(speed.data[0].marker.color) == [get_mode(m).COLOUR for m in MODES]
+    assert charts.mode_colour("no-such-mode") == charts.UNKNOWN

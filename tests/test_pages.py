@@ -9,6 +9,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import agent_core
+from agent_core.explain import failure_summary
+from agent_core.modes import BASELINE, MODES, get_mode, in_process_kinds
 from ui import measure as measuring
 
 from .conftest import ROOT
@@ -86,24 +88,27 @@ def test_a_preset_in_the_url_preselects_workload_and_mode():
     assert at.session_state["play.count.legacy_sdk"] == 3 and at.session_state["play.mode"] == "asyncio"
 
 
-def test_the_code_shown_for_a_mode_is_the_snippet_file():
+def test_the_code_shown_for_each_mode_is_the_snippet_its_module_names():
     at = open_page("app.py")
-    at.selectbox(key="play.mode").set_value("threads").run()
-    with open(os.path.join(ROOT, "snippets", "threads.py"), encoding="utf-8") as f:
-        assert at.code[0].value.strip() == f.read().strip()
+    assert list(at.selectbox(key="play.mode").options) == list(MODES)
+    for mode in MODES:
+        at.selectbox(key="play.mode").set_value(mode).run()
+        assert not at.exception
+        with open(os.path.join(ROOT, "snippets", f"{get_mode(mode).SNIPPET}.py"), encoding="utf-8") as f:
+            assert at.code[0].value.strip() == f.read().strip(), mode
 
 
-def test_compare_runs_all_six_modes_and_ranks_them():
+def test_compare_runs_every_mode_and_ranks_them():
     at = open_page("pages/1_Compare.py", timeout=240)
     small_workload(at, "compare", web_search=3, analysis=1)
     at.button(key="compare.run").click().run()
     assert not at.exception and not at.error
     reports = at.session_state["compare.reports"]
-    assert [r.mode for r in reports] == ["sequential", "asyncio", "threads", "process-pool", "subprocess", "hybrid"]
+    assert [r.mode for r in reports] == [BASELINE] + [m for m in MODES if m != BASELINE]
     assert all(r.true_speedup is not None for r in reports)
     titles = [f["layout"]["title"]["text"] for f in figures(at)]
-    assert titles[:2] == ["Wall-clock vs summed task time, per mode", "True speedup against the sequential run"]
-    assert sum(t.endswith(" s") for t in titles) == 6, "one small timeline per mode"
+    assert titles[:2] == ["Wall-clock vs summed task time, per mode", f"True speedup against the {BASELINE} run"]
+    assert sum(t.endswith(" s") for t in titles) == len(MODES), "one small timeline per mode"
     bars = figures(at)[0]["data"][0]
     assert bars["x"] == [r.mode for r in reports] and bars["y"] == [r.wall_s for r in reports]
 
@@ -115,6 +120,12 @@ def test_the_guide_is_generated_from_the_catalog_and_links_every_preset():
     assert [s.value.split(":")[0] for s in at.subheader][:len(KINDS)] == list(KINDS)
     links = {p.proto.query_string for p in at.get("page_link") if "preset=" in p.proto.query_string}
     assert links == {f"preset={p.key}&mode={p.mode}" for p in PRESETS.values()}
+    assert at.subheader[-1].value == f"The {len(MODES)} modes"
+    table = at.dataframe[-1].value
+    assert list(table["mode"]) == list(MODES)
+    assert list(table["what it does"]) == [get_mode(m).SUMMARY for m in MODES]
+    for kind in KINDS:
+        assert list(table[f"lane for {kind}"]) == [get_mode(m).ROUTES[kind] for m in MODES]
 
 
 def test_one_measurement_at_a_time_per_app_process():
@@ -146,12 +157,18 @@ def test_the_failures_page_runs_a_crash_under_every_mode_and_the_app_survives():
     at.button(key="fail.run").click().run()
     assert not at.exception and not at.error
     reports = at.session_state["fail.reports"]
-    assert [r.mode for r in reports] == list(agent_core.MODES)
+    assert [r.mode for r in reports] == list(MODES)
     matrix = at.dataframe[0].value
-    assert list(matrix["mode"]) == list(agent_core.MODES) and set(matrix["this app"]) == {"survived"}
-    died = dict(zip(matrix["mode"], matrix["the run's process"], strict=True))
-    assert all(died[m].startswith("died") for m in ("sequential", "asyncio", "threads"))
-    assert died["subprocess"] == died["hybrid"] == "survived"
+    assert list(matrix["mode"]) == list(MODES)
+    for row, r in zip(matrix.to_dict("records"), reports, strict=True):
+        s = failure_summary(r)
+        assert (row["faulty call"], row["other calls kept"], row["other calls lost"], row["still running after"]) == \
+            (s["faulty_status"], s["others_kept"], s["others_lost"], s["left_running"])
+        # a segfault where the mode runs the script in the caller's process kills the run's (sacrificial) process
+        if "isolated" in in_process_kinds(r.mode):
+            assert row["the run's process"].startswith("died (killed by SIGSEGV)"), (r.mode, row)
+        else:
+            assert row["the run's process"] == "survived", (r.mode, row)
     assert all(r.tasks[-1].status == "crashed" for r in reports), "the sandboxed script carried the crash"
 
 

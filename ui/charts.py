@@ -10,14 +10,23 @@ import math
 import plotly.graph_objects as go
 
 from agent_core.catalog import CATALOG
+from agent_core.errors import BadInput
+from agent_core.modes import BASELINE, get_mode
 from agent_core.records import RunReport, TaskRecord
 
 PALETTE = ("#4C78A8", "#F58518", "#54A24B", "#B279A2", "#E45756", "#72B7B2", "#EECA3B")
 TOOL_COLORS = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(CATALOG)}
-MODE_COLORS = {"sequential": "#9D9D9D", "asyncio": "#4C78A8", "threads": "#F58518", "process-pool": "#54A24B",
-               "subprocess": "#B279A2", "hybrid": "#E45756"}
 FAILED = "#D62728"
+UNKNOWN = "#888888"
 FONT = {"family": "Inter, -apple-system, Segoe UI, sans-serif", "size": 13}
+
+
+def mode_colour(mode: str) -> str:
+    """The mode's colour in every chart: its module's ``COLOUR`` (grey for a mode this process does not know)."""
+    try:
+        return get_mode(mode).COLOUR
+    except BadInput:
+        return UNKNOWN
 
 
 def _layout(fig: go.Figure, title: str, height: int) -> go.Figure:
@@ -39,8 +48,8 @@ def wall_vs_sum(r: RunReport) -> go.Figure:
     rows = [("Σ task time", r.sum_task_s, "#9ECAE9", "each call's own wall time, added up"),
             ("Σ CPU time", r.sum_cpu_s, "#F2B880", "CPU the calls really used (threads, loop, children)"),
             ("wall-clock", r.wall_s, "#4C78A8", "what the user waited for")]
-    if r.baseline_wall_s is not None and r.mode != "sequential":
-        rows.insert(0, ("sequential run", r.baseline_wall_s, "#BBBBBB", "the same calls one after another"))
+    if r.baseline_wall_s is not None and r.mode != BASELINE:
+        rows.insert(0, (f"{BASELINE} run", r.baseline_wall_s, "#BBBBBB", "the same calls one after another"))
     fig = go.Figure(go.Bar(
         y=[name for name, *_ in rows], x=[v for _, v, *_ in rows], orientation="h",
         marker_color=[c for *_, c, _ in rows], text=[_fmt_s(v) for _, v, *_ in rows], textposition="auto",
@@ -159,19 +168,19 @@ def compare_bars(reports: list[RunReport]) -> go.Figure:
 
 
 def speedup_bars(reports: list[RunReport]) -> go.Figure:
-    """True speedup against the sequential run, with the apparent one as a marker."""
+    """True speedup against the baseline run, with the apparent one as a marker."""
     modes = [r.mode for r in reports]
     true = [r.true_speedup or 0.0 for r in reports]
     fig = go.Figure([
-        go.Bar(name="true speedup (sequential wall / wall)", x=modes, y=true,
-               marker_color=[MODE_COLORS.get(m, "#888888") for m in modes],
+        go.Bar(name=f"true speedup ({BASELINE} wall / wall)", x=modes, y=true,
+               marker_color=[mode_colour(m) for m in modes],
                text=[f"×{v:.2f}" for v in true], textposition="outside"),
         go.Scatter(name="apparent speedup (Σ task / wall)", x=modes, y=[r.speedup for r in reports],
                    mode="markers", marker={"symbol": "diamond", "size": 11, "color": "#333333"}),
     ])
     fig.add_hline(y=1.0, line_dash="dot", line_color="#999999")
-    fig.update_yaxes(title_text="× faster than sequential", rangemode="tozero")
-    return _layout(fig, "True speedup against the sequential run", 340)
+    fig.update_yaxes(title_text=f"× faster than {BASELINE}", rangemode="tozero")
+    return _layout(fig, f"True speedup against the {BASELINE} run", 340)
 
 
 def lag_overlay(reports: list[RunReport], labels: list[str], title: str) -> go.Figure:
@@ -207,7 +216,7 @@ def scaling_wall(points: list, kind: str, knees: list[dict]) -> go.Figure:
     for mode in dict.fromkeys(p.mode for p in series):
         ps = sorted((p for p in series if p.mode == mode and p.wall_s is not None), key=lambda p: p.n)
         fig.add_trace(go.Scatter(x=[p.n for p in ps], y=[p.wall_s for p in ps], mode="lines+markers", name=mode,
-                                 line={"color": MODE_COLORS.get(mode, "#888888")},
+                                 line={"color": mode_colour(mode)},
                                  hovertemplate=f"{mode}: %{{x}} calls in %{{y:.3f}} s<extra></extra>"))
     ideal = sorted({(p.n, p.ideal_s) for p in series})
     fig.add_trace(go.Scatter(x=[n for n, _ in ideal], y=[s for _, s in ideal], mode="lines", name="ideal",
@@ -226,7 +235,7 @@ def scaling_overhead(points: list, kind: str, knees: list[dict]) -> go.Figure:
     for mode in dict.fromkeys(p.mode for p in series):
         ps = sorted((p for p in series if p.mode == mode), key=lambda p: p.n)
         fig.add_trace(go.Scatter(x=[p.n for p in ps], y=[max(floor_ms, p.overhead_per_call_ms) for p in ps],
-                                 mode="lines+markers", name=mode, line={"color": MODE_COLORS.get(mode, "#888888")},
+                                 mode="lines+markers", name=mode, line={"color": mode_colour(mode)},
                                  hovertemplate=f"{mode}: %{{y:.2f}} ms per call at %{{x}} calls<extra></extra>"))
     _knee_notes(fig, knees, series, lambda p: max(floor_ms, p.overhead_per_call_ms))
     fig.update_xaxes(type="log", title_text="calls")
@@ -241,7 +250,7 @@ def scaling_workers(points: list, kind: str) -> go.Figure:
     for mode in dict.fromkeys(p.mode for p in series):
         ps = sorted((p for p in series if p.mode == mode), key=lambda p: p.workers)
         fig.add_trace(go.Scatter(x=[p.workers for p in ps], y=[p.wall_s for p in ps], mode="lines+markers", name=mode,
-                                 line={"color": MODE_COLORS.get(mode, "#888888")},
+                                 line={"color": mode_colour(mode)},
                                  hovertemplate=f"{mode}: %{{x}} workers, %{{y:.3f}} s<extra></extra>"))
     n = series[0].n if series else 0
     fig.update_xaxes(type="log", title_text="workers (pool size / concurrency cap)")

@@ -13,15 +13,14 @@ import pandas as pd
 import streamlit as st
 
 import agent_core
+from agent_core import modes
 from agent_core.catalog import CATALOG
 from agent_core.explain import explain_run
-from agent_core.modes import MODES, get_mode
+from agent_core.modes import get_mode
 from agent_core.presets import DEFAULT_PRESET, PRESETS
 from ui import charts
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SNIPPETS = {"sequential": "sequential", "asyncio": "asyncio_loop", "threads": "threads",
-            "process-pool": "process_pool", "subprocess": "subprocess_children", "hybrid": "hybrid"}
 LATENCY_PARAMS = {"web_search": "latency_ms", "vector_lookup": "latency_ms", "legacy_sdk": "latency_ms",
                   "llm_call": "ttft_ms"}
 
@@ -76,7 +75,7 @@ def _init(prefix: str, default_preset: str) -> None:
     wanted = st.query_params.get("preset", default_preset)
     st.session_state[f"{prefix}.preset"] = wanted if wanted in PRESETS else default_preset
     _apply_preset(prefix)
-    if (mode := st.query_params.get("mode")) in MODES:
+    if (mode := st.query_params.get("mode")) in modes.MODES:
         st.session_state[f"{prefix}.mode"] = mode
 
 
@@ -92,7 +91,7 @@ def workload_controls(prefix: str, with_mode: bool, default_preset: str = DEFAUL
     mode = None
     if with_mode:
         with right:
-            mode = st.selectbox("Mode", MODES, key=f"{prefix}.mode", help="where each call runs")
+            mode = st.selectbox("Mode", modes.MODES, key=f"{prefix}.mode", help="where each call runs")
             st.caption(get_mode(mode).SUMMARY)
     with st.expander("Calls per tool", expanded=False):
         cols = st.columns(4)
@@ -149,10 +148,15 @@ def records_frame(r: agent_core.RunReport) -> pd.DataFrame:
                           "detail": json.dumps(t.detail)[:200]} for t in r.tasks])
 
 
+def snippet_path(mode: str) -> str:
+    """The file that shows ``mode``'s minimal code: ``snippets/<its SNIPPET>.py``."""
+    return os.path.join(ROOT, "snippets", f"{get_mode(mode).SNIPPET}.py")
+
+
 def show_code(mode: str) -> None:
-    name = SNIPPETS[mode]
-    with st.expander(f"The minimal code for {mode} (snippets/{name}.py, executed by the tests)"):
-        with open(os.path.join(ROOT, "snippets", f"{name}.py"), encoding="utf-8") as f:
+    path = snippet_path(mode)
+    with st.expander(f"The minimal code for {mode} ({os.path.relpath(path, ROOT)}, executed by the tests)"):
+        with open(path, encoding="utf-8") as f:
             st.code(f.read(), language="python")
 
 
