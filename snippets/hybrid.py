@@ -19,11 +19,12 @@ import httpx
 from snippets.process_pool import keyword_counts
 
 
-def save_memory(db_path: str, text: str) -> None:          # blocking: sqlite3 has no async API
+def save_memory(db_path: str, text: str) -> int:           # blocking: sqlite3 has no async API
     con = sqlite3.connect(db_path, timeout=10)
     with con:
-        con.execute("insert into memory(text) values (?)", (text,))
+        rows = con.execute("insert into memory(text) values (?)", (text,)).rowcount
     con.close()
+    return rows
 
 
 async def agent_turn(base_url: str, db_path: str) -> dict:
@@ -37,9 +38,10 @@ async def agent_turn(base_url: str, db_path: str) -> dict:
             script = asyncio.create_subprocess_exec(sys.executable, "-I", "-c", "print(6 * 7)",  # isolated
                                                     stdout=asyncio.subprocess.PIPE, start_new_session=True)
             child = await script
-            found, _, top, (out, _) = await asyncio.gather(search, memory, stats,
-                                                           asyncio.wait_for(child.communicate(), timeout=5))
-            return {"results": len(found.json()["results"]), "top": top, "script": int(out)}
+            found, saved, top, (out, _) = await asyncio.gather(search, memory, stats,
+                                                               asyncio.wait_for(child.communicate(), timeout=5))
+            ok = sum([found.is_success, saved == 1, top > 0, child.returncode == 0])
+            return {"calls": 4, "ok": ok, "results": len(found.json()["results"]), "top": top, "script": int(out)}
 
 
 def main(base_url: str, n: int = 1) -> dict:

@@ -23,7 +23,7 @@ def main(base_url: str = "", n: int = 4) -> dict:
     context = multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(max_workers=os.cpu_count(), mp_context=context) as pool:
         results = list(pool.map(keyword_counts, range(n)))
-    return {"calls": len(results), "wall_s": time.perf_counter() - start}
+    return {"calls": len(results), "ok": sum(r > 0 for r in results), "wall_s": time.perf_counter() - start}
 
 
 if __name__ == "__main__":

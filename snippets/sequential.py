@@ -9,8 +9,8 @@ import httpx
 def main(base_url: str, n: int = 4) -> dict:
     start = time.perf_counter()
     with httpx.Client(base_url=base_url) as client:
-        results = [client.get("/v1/search", params={"q": f"topic {i}"}).json() for i in range(n)]
-    return {"calls": len(results), "wall_s": time.perf_counter() - start}
+        responses = [client.get("/v1/search", params={"q": f"topic {i}"}) for i in range(n)]
+    return {"calls": len(responses), "ok": sum(r.is_success for r in responses), "wall_s": time.perf_counter() - start}
 
 
 if __name__ == "__main__":

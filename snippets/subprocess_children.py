@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 SCRIPT = "import json, sys; n = int(sys.argv[1]); print(json.dumps({'squares': sum(i * i for i in range(n))}))"
 
@@ -29,8 +30,10 @@ def run_isolated(n: int, timeout_s: float) -> dict:
 
 
 def main(base_url: str = "", n: int = 4) -> dict:
+    start = time.perf_counter()
     results = [run_isolated(10_000 + i, timeout_s=5) for i in range(n)]
-    return {"calls": len(results), "ok": sum(r["status"] == "ok" for r in results)}
+    return {"calls": len(results), "ok": sum(r["status"] == "ok" for r in results),
+            "wall_s": time.perf_counter() - start}
 
 
 if __name__ == "__main__":

@@ -32,7 +32,9 @@ def main(base_url: str, n: int = 4) -> dict:
             writes = [pool.submit(save_memory, db, i) for i in range(n)]
             records = sum(f.result() for f in calls)
             rows = sum(f.result() for f in writes)
-        return {"records": records, "rows": rows, "wall_s": time.perf_counter() - start}
+        ok = sum(f.exception() is None for f in calls + writes)
+        return {"calls": len(calls) + len(writes), "ok": ok, "records": records, "rows": rows,
+                "wall_s": time.perf_counter() - start}
 
 
 if __name__ == "__main__":
