@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import types
 import uuid
 
 import pytest
@@ -18,8 +19,11 @@ from agent_core import _dask_cluster
 from agent_core.backend import ensure_backend
 from agent_core.catalog import resolve_params
 from agent_core.errors import BadInput
+from agent_core.lanes import Job
+from agent_core.lanes._dask_book import MEMORY_TOPIC, ClusterBook, DaskCall
 from agent_core.lanes.to_dask import DaskLane
 from agent_core.tools import ToolContext, llm_target
+from agent_core.workload import Call
 
 from .conftest import ROOT, processes_tagged
 from .dask_cluster import DaskCluster
@@ -35,10 +39,16 @@ def ctx(call_id: str, timeout_s: float = 20.0, fault: str | None = None, fault_s
                        llm_api_key=key, fault=fault, fault_s=fault_s)
 
 
-def run_calls(lane: DaskLane, calls: list[tuple[str, str, dict, ToolContext]], timeout: float = 90.0):
+def job(tool: str, kind: str, params: dict, c: ToolContext) -> Job:
+    """One call as the engine hands it to a lane (see ``Dispatch.job``), with hooks that record nothing."""
+    return Job(Call(c.call_id, tool, kind, params, 0), c, c.timeout_s, begin=lambda worker: 0.0,
+               abandon=lambda outcome: None, came_back=lambda: None)
+
+
+def run_calls(lane: DaskLane, jobs: list[Job], timeout: float = 90.0):
     """Submit every call at once; (outcomes, when we sent them, when they all came back) on perf_counter."""
     sent = time.perf_counter()
-    futures = [lane.submit(tool, kind, params, c) for tool, kind, params, c in calls]
+    futures = [lane.submit(j) for j in jobs]
     outcomes = [f.result(timeout) for f in futures]
     return outcomes, sent, time.perf_counter()
 
@@ -65,16 +75,16 @@ def alive(pid: int) -> bool:
 
 
 def worker_pids(lane: DaskLane) -> dict[str, int]:
-    return lane._shared.client.run(os.getpid)
+    return lane._book.client.run(os.getpid)
 
 
-def io_call(i: int, latency_ms: int = 200, **kw):
-    return ("web_search", "io", resolve_params("web_search", {"latency_ms": latency_ms, "jitter": 0}),
-            ctx(f"web_search#{i}", **kw))
+def io_call(i: int, latency_ms: int = 200, **kw) -> Job:
+    return job("web_search", "io", resolve_params("web_search", {"latency_ms": latency_ms, "jitter": 0}),
+               ctx(f"web_search#{i}", **kw))
 
 
-def cpu_call(i: int, work: int = 200_000, **kw):
-    return ("analysis", "cpu", resolve_params("analysis", {"work": work}), ctx(f"analysis#{i}", **kw))
+def cpu_call(i: int, work: int = 200_000, **kw) -> Job:
+    return job("analysis", "cpu", resolve_params("analysis", {"work": work}), ctx(f"analysis#{i}", **kw))
 
 
 # -- clusters --------------------------------------------------------------------------------------------------
@@ -89,7 +99,7 @@ def embedded_lane():
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv(_dask_cluster.ADDRESS_ENV, raising=False)
         lane = DaskLane()
-        lane.prepare(ALL_KINDS, None)
+        lane.prepare(ALL_KINDS)
     yield lane
     lane.close()
 
@@ -108,7 +118,7 @@ def cli_lane(cli_cluster):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(_dask_cluster.ADDRESS_ENV, cli_cluster.address)
         lane = DaskLane()
-        lane.prepare(ALL_KINDS, None)
+        lane.prepare(ALL_KINDS)
     yield lane
     lane.close()
 
@@ -131,7 +141,7 @@ def test_a_coroutine_task_holds_a_thread_slot(cli_lane):
         await asyncio.sleep(0.3)
         return start, time.perf_counter()
 
-    client = cli_lane._shared.client
+    client = cli_lane._book.client
     spans = client.gather([client.submit(nap, pure=False) for _ in range(6)])
     edges = sorted([(end, -1) for _, end in spans] + [(start, 1) for start, _ in spans])
     now = peak = 0
@@ -145,9 +155,10 @@ def test_every_call_names_one_of_the_two_dask_worker_processes(cli_lane, cli_clu
     addresses = sorted(cli_cluster.worker_pids())
     assert cli_lane.workers == [f"dask worker {i} · {a}" for i, a in enumerate(addresses, 1)]
     calls = [io_call(i) for i in range(6)] + [cpu_call(i, 50_000) for i in range(2)]
-    calls += [("legacy_sdk", "blocking", resolve_params("legacy_sdk", {"latency_ms": 100}), ctx(f"legacy_sdk#{i}"))
-              for i in range(2)]
-    calls.append(("sandboxed_script", "isolated", resolve_params("sandboxed_script", {}), ctx("sandboxed_script#1")))
+    calls += [job("legacy_sdk", "blocking", resolve_params("legacy_sdk", {"latency_ms": 100}),
+                  ctx(f"legacy_sdk#{i}")) for i in range(2)]
+    calls.append(job("sandboxed_script", "isolated", resolve_params("sandboxed_script", {}),
+                     ctx("sandboxed_script#1")))
     outcomes, _, _ = run_calls(cli_lane, calls)
     assert [o.status for o in outcomes] == ["ok"] * len(calls), [o.error for o in outcomes]
     assert {o.worker for o in outcomes} <= set(cli_lane.workers)
@@ -185,42 +196,102 @@ def test_worker_stamps_are_mapped_onto_our_clock_within_the_measured_bound(embed
 def test_a_hang_in_a_thread_times_out_and_its_worker_is_restarted(embedded_lane):
     before = worker_pids(embedded_lane)
     t = time.perf_counter()
-    outcome = embedded_lane.submit(*cpu_call(1, timeout_s=2.0, fault="hang", fault_s=30.0)).result(60)
+    outcome = embedded_lane.submit(cpu_call(1, timeout_s=2.0, fault="hang", fault_s=30.0)).result(60)
     took = time.perf_counter() - t
     assert outcome.status == "timeout"
     assert outcome.detail["stuck_thread"] and outcome.detail["worker_restarted"], outcome.detail
     assert 2.0 <= took < 2.0 + 15.0
     assert not alive(before[address_of(outcome.worker)])      # the process holding the stuck thread is gone
-    after = embedded_lane.submit(*cpu_call(2, 20_000)).result(60)
+    after = embedded_lane.submit(cpu_call(2, 20_000)).result(60)
     assert after.status == "ok"
 
 
 def test_a_crash_kills_its_worker_and_is_reported_not_retried(embedded_lane):
-    outcome = embedded_lane.submit(*cpu_call(1, 20_000, fault="crash")).result(60)
+    outcome = embedded_lane.submit(cpu_call(1, 20_000, fault="crash")).result(60)
     assert outcome.status == "crashed"
     assert "died" in outcome.error and outcome.detail["lost_with_worker"] == outcome.worker
+    assert "memory" not in outcome.error and "killed_by" not in outcome.detail     # a segfault, not its nanny
     assert "retried_on" not in outcome.detail                     # allowed-failures = 0: no silent rerun
-    assert embedded_lane.submit(*cpu_call(2, 20_000)).result(60).status == "ok"
+    assert embedded_lane.submit(cpu_call(2, 20_000)).result(60).status == "ok"
+
+
+def test_a_worker_its_nanny_ends_at_the_memory_limit_is_reported_as_such(embedded_lane):
+    """A memory fault in a cpu call: the worker's nanny terminates it past 95 % of its 1 GiB. The call,
+    and the io calls that were on the same worker, say it was the memory limit, not only that it died."""
+    embedded_lane._book.client.wait_for_workers(2, timeout=60)  # one an earlier test restarted is back
+    embedded_lane.prepare()                 # as every run does: the lane knows both workers' addresses
+    ios = [embedded_lane.submit(io_call(i, latency_ms=5000)) for i in range(4)]    # two on each worker
+    outcome = embedded_lane.submit(cpu_call(1, 20_000, fault="memory")).result(90)
+    assert outcome.status == "crashed", (outcome.error, outcome.detail)
+    assert "died before this call ended: killed by its nanny at the 1 GiB memory limit (it held" in outcome.error
+    assert outcome.detail["killed_by"] == "its nanny: memory limit", outcome.detail
+    assert outcome.detail["memory_limit_mb"] == 1024 and outcome.detail["worker_rss_mb"] > 900
+    victim = address_of(outcome.worker)
+    lost = [f.result(60) for f in ios]
+    on_victim = [o for o in lost if address_of(o.worker) == victim]
+    assert len(on_victim) == 2, [(o.worker, o.status) for o in lost]
+    for o in on_victim:
+        assert o.status == "crashed" and "killed by its nanny at the 1 GiB memory limit" in o.error, o.error
+    assert [o.status for o in lost if address_of(o.worker) != victim] == ["ok", "ok"]
+    assert embedded_lane.submit(cpu_call(2, 20_000)).result(60).status == "ok"
+
+
+class _Scheduler:
+    """Answers ``events(topic=...)`` with what it holds, and counts the questions."""
+
+    def __init__(self, held: list) -> None:
+        self.held, self.asked = held, 0
+
+    async def events(self, topic: str):
+        self.asked += 1
+        return tuple(self.held) if topic == MEMORY_TOPIC else ()
+
+
+def _book(held: list) -> ClusterBook:
+    book = ClusterBook.__new__(ClusterBook)         # no cluster: only what lost() reads
+    book.client = types.SimpleNamespace(scheduler=_Scheduler(held))
+    book.memory_kills, book.restart_reason = {}, {}
+    book.memory_limit = {"tcp://w:1": 1 << 30}
+    book.index, book.name_by_addr = {"w": 1}, {"tcp://w:1": "w"}
+    return book
+
+
+def test_a_memory_kill_whose_event_is_still_on_its_way_is_asked_of_the_scheduler():
+    call = DaskCall("analysis", "cpu", {}, None)
+    book = _book([(time.time(), {"worker": "tcp://w:1", "pid": 7, "rss": 1021 << 20})])
+    outcome = asyncio.run(book.lost(call, "tcp://w:1", OSError("closed")))
+    assert outcome.status == "crashed" and book.client.scheduler.asked == 1
+    assert outcome.error == ("lost: dask worker 1 · tcp://w:1 died before this call ended: killed by its nanny at "
+                             "the 1 GiB memory limit (it held 1021 MiB)")
+    assert outcome.detail["worker_rss_mb"] == 1021
+
+
+def test_an_old_memory_kill_at_the_same_address_is_not_blamed_for_a_new_death():
+    call = DaskCall("analysis", "cpu", {}, None)
+    book = _book([(call.sent_at - 3600, {"worker": "tcp://w:1", "pid": 7, "rss": 1021 << 20})])
+    outcome = asyncio.run(book.lost(call, "tcp://w:1", OSError("closed")))
+    assert outcome.error == "lost: dask worker 1 · tcp://w:1 died before this call ended (OSError)"
+    assert "killed_by" not in outcome.detail
 
 
 def test_an_isolated_call_runs_in_its_own_child_which_its_timeout_kills(embedded_lane):
     params = resolve_params("sandboxed_script", {})
-    ok = embedded_lane.submit("sandboxed_script", "isolated", params, ctx("sandboxed_script#1")).result(60)
+    ok = embedded_lane.submit(job("sandboxed_script", "isolated", params, ctx("sandboxed_script#1"))).result(60)
     assert ok.status == "ok" and ok.detail["child"] != f"pid {ok.detail['pid']}"
     t = time.perf_counter()
-    hung = embedded_lane.submit("sandboxed_script", "isolated", params,
-                                ctx("sandboxed_script#2", timeout_s=1.0, fault="hang")).result(60)
+    hung = embedded_lane.submit(job("sandboxed_script", "isolated", params,
+                                    ctx("sandboxed_script#2", timeout_s=1.0, fault="hang"))).result(60)
     assert hung.status == "timeout" and "process group killed" in hung.error
     assert time.perf_counter() - t < 6.0 and "worker_restarted" not in hung.detail
 
 
 def test_cancelling_an_io_call_stops_it_on_its_worker(embedded_lane):
-    client = embedded_lane._shared.client
+    client = embedded_lane._book.client
 
     def running() -> int:
         return sum(client.run(lambda dask_worker: len(dask_worker.plugins["agent-core"].calls)).values())
 
-    future = embedded_lane.submit(*io_call(1, latency_ms=8000))
+    future = embedded_lane.submit(io_call(1, latency_ms=8000))
     deadline = time.monotonic() + 5
     while running() == 0:
         assert time.monotonic() < deadline, "the call never reached a worker"
@@ -237,14 +308,14 @@ def test_cancelling_a_task_that_has_not_started_means_it_never_runs(embedded_lan
     """Both workers' one agent-cpu resource is taken by a long cpu call: a third cpu call waits, and
     cancelling it drops it from the cluster: it never starts anywhere."""
     from agent_core.lanes._dask_worker import START_TOPIC
-    busy = [embedded_lane.submit(*cpu_call(i, 1_000_000)) for i in range(2)]
-    queued = embedded_lane.submit(*cpu_call(3, 20_000))
+    busy = [embedded_lane.submit(cpu_call(i, 1_000_000)) for i in range(2)]
+    queued = embedded_lane.submit(cpu_call(3, 20_000))
     key = embedded_lane._calls[queued].key
     assert embedded_lane.cancel(queued) is False                # not running: nothing left behind
     assert queued.cancelled()
     assert [f.result(60).status for f in busy] == ["ok", "ok"]
     time.sleep(1.0)
-    started = [msg["key"] for _, msg in embedded_lane._shared.client.get_events(START_TOPIC)]
+    started = [msg["key"] for _, msg in embedded_lane._book.client.get_events(START_TOPIC)]
     assert key not in started
     assert sum(k.startswith("agent-analysis-") for k in started) >= 2      # the events are there to see
 
@@ -253,7 +324,7 @@ def test_prepare_refuses_more_workers_than_the_cluster_has(embedded_lane):
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv(_dask_cluster.ADDRESS_ENV, raising=False)
         with pytest.raises(BadInput, match="workers=9"):
-            DaskLane().prepare({"io"}, 9)
+            DaskLane(9).prepare({"io"})
 
 
 def test_killing_a_worker_mid_run_is_reported_truthfully():
@@ -264,13 +335,13 @@ def test_killing_a_worker_mid_run_is_reported_truthfully():
             with pytest.MonkeyPatch.context() as mp:
                 mp.setenv(_dask_cluster.ADDRESS_ENV, cluster.address)
                 lane = DaskLane()
-                lane.prepare({"io", "blocking"}, None)
+                lane.prepare({"io", "blocking"})
             pids = cluster.worker_pids()
             victim = sorted(pids)[0]
             params = resolve_params("legacy_sdk", {"latency_ms": 3000, "jitter": 0})
-            calls = [("legacy_sdk", "blocking", params, ctx(f"legacy_sdk#{i}")) for i in range(4)]
+            calls = [job("legacy_sdk", "blocking", params, ctx(f"legacy_sdk#{i}")) for i in range(4)]
             calls += [io_call(i, latency_ms=3000) for i in range(6)]
-            futures = [lane.submit(*c) for c in calls]
+            futures = [lane.submit(c) for c in calls]
             time.sleep(1.0)
             os.kill(pids[victim], signal.SIGKILL)
             outcomes = [f.result(90) for f in futures]
@@ -302,7 +373,7 @@ sys.path.insert(0, sys.argv[2])
 from agent_core import _dask_cluster
 from agent_core.lanes.to_dask import DaskLane
 cluster = _dask_cluster.ensure_cluster()
-DaskLane().prepare({"cpu", "io"}, None)
+DaskLane().prepare({"cpu", "io"})
 print(json.dumps({"host": cluster.host.pid, "workers": list(cluster.client.run(os.getpid).values())}), flush=True)
 if sys.argv[1] == "stop":
     _dask_cluster.stop_cluster()
