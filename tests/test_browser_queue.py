@@ -153,6 +153,7 @@ def test_a_widget_change_during_ones_own_run_measures_once_and_shows_that_run(br
     clicked = time.time()
     run_button(page).click()
     measuring(page)
+    expect(run_button(page)).to_be_disabled()
     ticked = time.time()
     page.get_by_text("Also measure the sequential baseline").click()    # a rerun of the page during its run
     measuring(page)                                                     # the rerun shows the same run going on

@@ -385,8 +385,9 @@ def run_button(prefix: str, label: str, job: str = "run", key: str | None = None
     ``job`` a click asked for (kept until :func:`measure_into` has queued it), or None."""
     state = st.session_state
     _, registry_key = _key(prefix)
+    asked = state.get(f"{prefix}.start") is not None          # this script run is about to queue a job
     st.button(label, type="primary" if primary else "secondary", key=key or f"{prefix}.run",
-              disabled=QUEUE.active(registry_key) is not None,
+              disabled=asked or QUEUE.active(registry_key) is not None,
               on_click=lambda: state.update({f"{prefix}.start": job, f"{prefix}.error": None}))
     return state.get(f"{prefix}.start")
 
@@ -399,8 +400,8 @@ def measure_into(prefix: str, result_key: str, plan: Plan, start: str | None = N
     build the job with ``plan()`` (a label, the calls to expect, the job and its estimated seconds; bad
     values or a job over the budget raise BadInput) and queue it. Then, if this session has a job for the
     page, draw it until it is over and keep its result in ``result_key`` (as given when it was queued), or
-    a line a user can act on in ``{prefix}.error``: never a traceback. True when a job's outcome has just
-    been stored (the page may draw it, then ``st.rerun()`` to enable Run again)."""
+    a line a user can act on in ``{prefix}.error``: never a traceback. True when a job's outcome (or why it
+    could not be queued) has just been stored: the page may draw it, then ``st.rerun()`` to enable Run again."""
     state = st.session_state
     session_id, key = _key(prefix)
     warm = _warming()
@@ -419,6 +420,8 @@ def measure_into(prefix: str, result_key: str, plan: Plan, start: str | None = N
             except Exception as exc:  # noqa: BLE001 - shown, one line, instead of a traceback
                 state[f"{prefix}.error"] = f"The run could not start: {type(exc).__name__}: {exc}"
         state.pop(f"{prefix}.start", None)
+        if state.get(f"{prefix}.error"):
+            return True                     # refused: the page reruns, to show why and enable Run again
     measuring, waiting, measured = QUEUE.status()
     st.sidebar.caption(f"Measurement queue: {measuring} measuring, {waiting} waiting · {measured} measured since "
                        "the app started")
