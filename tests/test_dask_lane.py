@@ -433,3 +433,22 @@ def test_stop_cluster_leaves_no_process():
         owner.stdout.close()
         for pid in processes_tagged(tag):
             os.kill(pid, signal.SIGKILL)
+
+
+# -- warm-up -----------------------------------------------------------------------------------------------------
+def test_warm_up_starts_the_cluster_in_the_background_only_when_asked_and_never_waits_for_it():
+    from agent_core import api
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv(_dask_cluster.ADDRESS_ENV, raising=False)
+        api.warm_up()                               # the backend, HTTP stack and pool, warm before any timing
+        _dask_cluster.stop_cluster("")              # the embedded cluster only
+        api.warm_up()
+        assert "" not in _dask_cluster._clusters, "warm_up started a cluster it was not asked for"
+        t = time.perf_counter()
+        api.warm_up(cluster=True)
+        took = time.perf_counter() - t
+        starting = _dask_cluster._clusters[""]
+        assert not starting.done() and took < 0.5, took
+        cluster = _dask_cluster.ensure_cluster()    # waits for the start warm_up began
+    assert starting.result() is cluster and cluster.start_s > took
+    assert 50 < cluster.rss_mb() < 1024                 # its host and two workers, summed
