@@ -1,7 +1,9 @@
 """Failure boundaries, mode by mode: what a fault does to the faulty call, to the others, to the process.
 
-Each cell of the mode × fault matrix asserts the outcome that mode's primitive really gives. Faults are
-short (hang and spin last 2 s, timeouts are 0.6 s) so the matrix runs in about a minute.
+Each cell of the mode × fault matrix asserts the outcome that mode's primitive really gives, measured; a test
+fails when a mode of the registry or a fault kind has no cell. Every cell also meets the contract any mode
+must (:func:`check_boundary`, which tests/test_recipes.py runs over a throwaway mode). Faults are short
+(hang and spin last 2 s, timeouts are 0.6 s) so the matrix runs in about a minute and a half.
 """
 from __future__ import annotations
 
@@ -13,8 +15,10 @@ import time
 import pytest
 
 import agent_core
-from agent_core.explain import explain_failure, failure_summary
 from agent_core import abandoned_calls
+from agent_core.explain import explain_failure, failure_summary
+from agent_core.faults import FAULT_KINDS
+from agent_core.modes import MODES, in_process_kinds, uses_workers
 
 from .conftest import call_children, descendants
 
@@ -23,7 +27,6 @@ FAST = {"web_search": {"latency_ms": 100}, "legacy_sdk": {"latency_ms": 100}, "a
 FAULTY_TOOL = {"raise": "web_search", "hang": "legacy_sdk", "crash": "sandboxed_script", "memory": "analysis",
                "spin": "analysis"}
 TIMEOUT_S, FAULT_S = 0.6, 2.0
-IN_PROCESS = ("sequential", "asyncio", "threads")
 
 
 def faulty_run(mode: str, fault: str, **kw) -> agent_core.RunReport:
@@ -64,12 +67,46 @@ EXPECTED = {
     ("sequential", "spin"): ("timeout", "ok", None), ("asyncio", "spin"): ("timeout", "lost", None),
     ("threads", "spin"): ("timeout", "ok", None), ("process-pool", "spin"): ("timeout", "ok", None),
     ("subprocess", "spin"): ("timeout", "ok", None), ("hybrid", "spin"): ("timeout", "ok", None),
+    # a Dask cluster: a thread that overran is stopped by restarting its worker; a script's child dies alone;
+    # a worker that eats memory is killed by its nanny (the call is crashed: KilledWorker), not a MemoryError
+    ("distributed", "raise"): ("error", "ok", None), ("distributed", "hang"): ("timeout", "ok", None),
+    ("distributed", "crash"): ("crashed", "ok", None), ("distributed", "memory"): ("crashed", "any", None),
+    ("distributed", "spin"): ("timeout", "ok", None),
 }
+CELLS = [(mode, fault) for mode in MODES for fault in FAULT_KINDS]
 
 
-@pytest.mark.parametrize("mode, fault", list(EXPECTED))
+def check_boundary(r: agent_core.RunReport, mode: str, fault: str) -> None:
+    """What any mode shows for any fault, from the registry's facts alone: the faulty call is not ok; a crash
+    or memory fault in a call the mode runs in the caller's process is hosted in a sacrificial child (which a
+    crash kills and a MemoryError does not), and no other run is hosted; the summary and the explanation name
+    the faulty call and what became of it; no call's child outlives the run."""
+    bad = faulty(r)
+    assert bad.status != "ok"
+    in_caller = fault in ("crash", "memory") and bad.kind in in_process_kinds(mode)
+    assert (r.host is not None) == in_caller, r.host
+    if in_caller:
+        assert r.host["survived"] is (fault != "crash") and r.host["pid"] != os.getpid()
+    summary = failure_summary(r)
+    assert (summary["faulty_call"], summary["faulty_status"]) == (bad.id, bad.status)
+    assert summary["others_kept"] == sum(t.status == "ok" for t in others(r))
+    assert summary["others_kept"] + summary["others_lost"] == len(r.tasks) - 1
+    text = explain_failure(r)
+    if r.host and not r.host["survived"]:
+        assert text.startswith(f"{bad.id} ({fault}) killed the process running the whole {mode} run"), text
+    else:
+        assert text.startswith(f"{bad.id} ({fault}) ended {bad.status} after "), text
+    assert call_children() == {}, "no call child outlives its run"
+
+
+def test_the_matrix_has_a_cell_for_every_mode_and_every_fault():
+    assert [cell for cell in CELLS if cell not in EXPECTED] == [], "add the outcome this mode really gives"
+    assert [cell for cell in EXPECTED if cell not in CELLS] == [], "a cell for a mode or fault that is gone"
+
+
+@pytest.mark.parametrize("mode, fault", CELLS)
 def test_each_mode_contains_each_fault_as_its_primitive_allows(mode, fault):
-    status, rest, host_died = EXPECTED[(mode, fault)]
+    status, rest, host_died = EXPECTED[(mode, fault)]       # no cell: a KeyError, never a silent skip
     r = faulty_run(mode, fault)
     bad = faulty(r)
     assert bad.status == status, (bad.status, bad.error)
@@ -82,7 +119,7 @@ def test_each_mode_contains_each_fault_as_its_primitive_allows(mode, fault):
     else:
         assert r.host is not None and r.host["survived"] is not host_died
     if fault == "memory":
-        assert "MemoryError" in bad.error
+        assert "MemoryError" in bad.error if status == "error" else "died before this call ended" in bad.error
     if (mode, fault) in (("threads", "hang"), ("hybrid", "hang"), ("threads", "spin")):
         assert bad.detail.get("abandoned") and bad.id in r.abandoned, "a thread cannot be killed: it is abandoned"
         assert bad.duration_s < FAULT_S, "…but the run stops waiting for it at its timeout"
@@ -90,10 +127,10 @@ def test_each_mode_contains_each_fault_as_its_primitive_allows(mode, fault):
         assert bad.duration_s >= FAULT_S * 0.9, "nothing could interrupt it: found when it came back"
     if fault == "crash" and mode == "process-pool":
         assert r.pool_replaced and "BrokenProcessPool" in bad.error
-    summary = failure_summary(r)
-    assert summary["caller_survived"] and summary["faulty_call"] == bad.id
-    assert explain_failure(r)
-    assert call_children() == {}, "no call child outlives its run"
+    if (mode, fault) in (("distributed", "hang"), ("distributed", "spin")):
+        assert bad.detail.get("worker_restarted") and "Dask worker" in bad.error, bad.detail
+        assert "the worker that ran it was restarted" in explain_failure(r)
+    check_boundary(r, mode, fault)
 
 
 def test_a_crash_in_an_in_process_mode_loses_the_whole_run_but_not_the_caller():
@@ -101,7 +138,8 @@ def test_a_crash_in_an_in_process_mode_loses_the_whole_run_but_not_the_caller():
     assert r.host["survived"] is False and r.host["exit"] == "killed by SIGSEGV"
     assert all(t.status == "crashed" for t in r.tasks)
     assert faulty(r).error.startswith("took the whole process down")
-    assert os.getpid() and threading.current_thread().is_alive()    # we are still here
+    assert r.host["pid"] != os.getpid(), "the run died in a child of its own…"
+    assert r.host["pid"] not in descendants(), "…which is gone, and we are the ones who report it"
 
 
 def test_results_finished_before_the_crash_are_reported_as_lost_with_the_process():
@@ -141,15 +179,24 @@ def test_a_subprocess_is_killed_with_its_whole_group_at_its_timeout():
     assert "process group killed" in faulty(r).error and faulty(r).duration_s < 1.5
 
 
-@pytest.mark.parametrize("mode", ["asyncio", "threads", "subprocess", "hybrid", "sequential"])
-def test_cancel_siblings_cancels_what_has_not_finished(mode):
-    r = agent_core.run("web_search:1,legacy_sdk:4", mode, workers=2 if mode == "threads" else None,
-                       params={"legacy_sdk": {"latency_ms": 400}}, faults={"web_search": ("raise", 1)},
-                       on_error="cancel-siblings")
-    assert faulty(r).status == "error"
+POOL_RUNS_QUEUED = pytest.mark.xfail(strict=True, reason="known: the process pool's cancel does not stop calls "
+                                     "the executor has already queued, so they start after the failure")
+
+
+@pytest.mark.parametrize("mode", [pytest.param(m, marks=POOL_RUNS_QUEUED) if m == "process-pool" else m
+                                  for m in MODES])
+def test_cancel_siblings_cancels_what_has_not_started(mode):
+    spec = "web_search:1,legacy_sdk:4"
+    workers = 2 if uses_workers(mode, agent_core.Workload.parse(spec)) else None    # so that calls queue
+    r = agent_core.run(spec, mode, workers=workers, params={"legacy_sdk": {"latency_ms": 400}},
+                       faults={"web_search": ("raise", 1)}, on_error="cancel-siblings")
+    bad = faulty(r)
+    assert bad.status == "error"
     cancelled = [t for t in others(r) if t.status == "cancelled"]
     assert cancelled, [(t.id, t.status) for t in r.tasks]
     assert all("cancel-siblings" in t.error for t in cancelled)
+    late = [t.id for t in others(r) if t.status != "cancelled" and t.start_s > bad.end_s + 0.05]
+    assert late == [], "a call that had not started when the failure was noticed never starts"
 
 
 def test_keep_going_keeps_every_other_result():
@@ -157,8 +204,20 @@ def test_keep_going_keeps_every_other_result():
     assert [t.status for t in others(r)] == ["ok"] * 3
 
 
-def _fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
+SOCKET_SLACK = 2       # a Dask client keeps a pool of connections to its workers: it reopens them as workers
+                       # restart (measured: two more or fewer, whatever the number of runs)
+
+
+def _fds() -> tuple[int, int]:
+    """This process's open file descriptors: (files and pipes, sockets)."""
+    targets = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            targets.append(os.readlink(f"/proc/self/fd/{fd}"))
+        except FileNotFoundError:           # the one listdir itself opened
+            pass
+    sockets = sum(t.startswith("socket:") for t in targets)
+    return len(targets) - sockets, sockets
 
 
 def test_fifty_faulty_runs_leave_no_process_thread_or_file_descriptor_behind():
@@ -167,9 +226,7 @@ def test_fifty_faulty_runs_leave_no_process_thread_or_file_descriptor_behind():
     gc.collect()
     threads_before, fds_before = threading.active_count(), _fds()
     kids_before = set(descendants())
-    cells = [("threads", "hang"), ("subprocess", "crash"), ("process-pool", "raise"), ("asyncio", "raise"),
-             ("hybrid", "hang"), ("subprocess", "hang"), ("threads", "crash"), ("sequential", "raise"),
-             ("process-pool", "spin"), ("hybrid", "crash")]
+    cells = [(mode, fault) for fault in ("hang", "crash", "raise", "spin") for mode in MODES]
     for i in range(50):
         mode, fault = cells[i % len(cells)]
         tool = FAULTY_TOOL[fault]
@@ -182,7 +239,9 @@ def test_fifty_faulty_runs_leave_no_process_thread_or_file_descriptor_behind():
     gc.collect()
     assert abandoned_calls() == []
     assert threading.active_count() <= threads_before
-    assert _fds() <= fds_before
+    files, sockets = _fds()
+    assert files <= fds_before[0], "a file or pipe was left open"
+    assert sockets <= fds_before[1] + SOCKET_SLACK, "sockets were left open"
     new = {pid: cmd for pid, cmd in descendants().items() if pid not in kids_before}
     pool = ("forkserver", "multiprocessing", "agent_core.calls")
     assert all(any(word in cmd for word in pool) for cmd in new.values()), new   # only replaced pool workers
