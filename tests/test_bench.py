@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 from agent_core import bench
+from agent_core.modes import MODES
 
 from .conftest import ROOT
 
@@ -17,14 +18,19 @@ def test_the_quick_benchmark_prints_every_figure_with_its_target():
     result = json.loads(p.stdout)
     assert result["machine"]["cores"] >= 1 and result["machine"]["python"]
     figures = result["figures"]
-    assert list(figures) == ["P1", "P2", "P3", "P4", "P5", "P6", "P7"]
-    for key in ("P1", "P2", "P3", "P4", "P5", "P6"):
+    assert list(figures) == ["P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8"]
+    for key in ("P1", "P2", "P3", "P4", "P5", "P6", "P8"):
         f = figures[key]
         assert isinstance(f["value"], float) and f["value"] > 0, key
         assert f["target"] == f"{bench.TARGETS[key][0]} {bench.TARGETS[key][1]:g}"
         assert isinstance(f["holds"], bool) and f["detail"]
-    assert set(figures["P1"]["detail"]["modes"]) == {"sequential", "asyncio", "threads", "process-pool",
-                                                     "subprocess", "hybrid"}
+    measured, untwinned = figures["P1"]["detail"]["modes"], figures["P1"]["detail"]["no_bare_twin"]
+    assert measured and set(measured).isdisjoint(untwinned)
+    assert [m for m in MODES if m in measured or m in untwinned] == list(MODES), "every mode: measured or said why not"
+    p8 = figures["P8"]["detail"]
+    assert p8["all_ok"] and p8["engine_s"] > 0 and p8["bare_s"] > 0 and p8["reps"] == 1
+    assert p8["cluster_start_s"] > 0 and 0 < p8["clock_error_ms_max"] < 5
+    assert p8["cluster"] != "embedded LocalCluster" or p8["cluster_rss_mb"] > 0
 
 
 def test_the_markdown_holds_the_machine_the_table_and_why_a_target_was_missed():
