@@ -10,6 +10,8 @@ import uuid
 
 import pytest
 
+from agent_core.modes import BASELINE, MODES, get_mode
+
 from .conftest import ROOT, processes_tagged
 
 
@@ -44,7 +46,7 @@ def test_tools_lists_every_tool_with_kind_parameters_and_bounds():
     assert "web_search.latency_ms = 300 ms   allowed 0..10000" in human.stdout
 
 
-@pytest.mark.parametrize("mode", ["sequential", "asyncio", "threads", "process-pool", "subprocess", "hybrid"])
+@pytest.mark.parametrize("mode", MODES)
 def test_run_json_honours_the_contract_and_leaves_no_process_behind(mode):
     p, tag = cli("run", "--mode", mode, "--tools", "web_search:2,memory_write:1,analysis:1,sandboxed_script:1",
                  "--param", "web_search.latency_ms=100", "--param", "analysis.work=20000", "--json")
@@ -73,10 +75,20 @@ def test_compare_runs_every_mode_with_sequential_as_the_baseline():
     p, tag = cli("compare", "--tools", "web_search:4", "--param", "web_search.latency_ms=100", "--json")
     assert p.returncode == 0, p.stderr
     runs = json.loads(p.stdout)["runs"]
-    assert [r["mode"] for r in runs] == ["sequential", "asyncio", "threads", "process-pool", "subprocess", "hybrid"]
+    assert [r["mode"] for r in runs] == [BASELINE] + [m for m in MODES if m != BASELINE]
     assert runs[0]["true_speedup"] == 1.0
     assert all(r["true_speedup"] > 0 for r in runs)
     assert no_process_left(tag)
+
+
+@pytest.mark.parametrize("command", ["run", "compare"])
+def test_the_help_lists_every_mode_with_its_summary(command):
+    p, _ = cli(command, "--help")
+    assert p.returncode == 0
+    listed = [line.split()[0] for line in p.stdout.split("modes:\n", 1)[1].splitlines() if line.strip()]
+    assert listed == list(MODES)
+    for mode in MODES:
+        assert f"{mode}  " in p.stdout and get_mode(mode).SUMMARY in p.stdout.replace("\n", " ")
 
 
 @pytest.mark.parametrize("args, fragment", [
