@@ -42,6 +42,17 @@ def test_a_module_that_lacks_a_fact_is_named_for_it():
     assert missing_facts(partial) == ["ROUTES['cpu']", "ROUTES['isolated']", "CAUSES['cpu']"]
 
 
+def test_a_lane_the_modes_drive_cannot_use_is_named():
+    complete = get_mode("hybrid")
+    no_loop = types.SimpleNamespace(**{name: getattr(complete, name) for name in modes.REQUIRED})
+    no_loop.LOOP = False                # the loop and child lanes are awaited: they need a loop
+    assert missing_facts(no_loop) == ["ROUTES['io']: the loop lane needs LOOP = True",
+                                      "ROUTES['isolated']: the child lane needs LOOP = True"]
+    on_loop = types.SimpleNamespace(**{name: getattr(get_mode(BASELINE), name) for name in modes.REQUIRED})
+    on_loop.LOOP = True                 # the here lane only runs in the calling thread
+    assert missing_facts(on_loop) == [f"ROUTES[{kind!r}]: the here lane needs LOOP = False" for kind in ALL_KINDS]
+
+
 def test_in_process_kinds_follow_the_lanes_a_mode_names():
     for mode in MODES:
         routes = get_mode(mode).ROUTES

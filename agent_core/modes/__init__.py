@@ -74,14 +74,31 @@ def uses_workers(name: str, workload) -> bool:
 
 
 def missing_facts(module: ModuleType) -> list[str]:
-    """What a mode module lacks of :data:`REQUIRED`, or of its ROUTES (every kind, to a known lane) and
-    CAUSES (every swept workload): empty when the module is a complete mode."""
+    """What a mode module lacks of :data:`REQUIRED`, or of its ROUTES (every kind, to a known lane that its
+    drive can use) and CAUSES (every swept workload): empty when the module is a complete mode."""
     from ..lanes import LANES
     missing = [name for name in REQUIRED if not hasattr(module, name)]
     routes, causes = getattr(module, "ROUTES", {}), getattr(module, "CAUSES", {})
-    missing += [f"ROUTES[{kind!r}]" for kind in ALL_KINDS if routes.get(kind) not in LANES]
+    for kind in ALL_KINDS:
+        if routes.get(kind) not in LANES:
+            missing.append(f"ROUTES[{kind!r}]")
+        elif (needs := _drive_needs(routes[kind], bool(getattr(module, "LOOP", False)))) is not None:
+            missing.append(f"ROUTES[{kind!r}]: the {routes[kind]} lane needs LOOP = {needs}")
     missing += [f"CAUSES[{kind!r}]" for kind in SWEPT if not causes.get(kind)]
     return missing
+
+
+def _drive_needs(lane: str, loop: bool) -> bool | None:
+    """A run without a loop calls a lane's ``run`` or ``submit``; a run on a loop awaits its ``call`` (which,
+    unless the lane has its own, awaits ``submit``). The LOOP a lane needs, or None if it can take either."""
+    from ..lanes import Lane, lane_class
+    cls = lane_class(lane)
+    submits = cls.submit is not Lane.submit
+    if loop and not (submits or cls.call is not Lane.call):
+        return False
+    if not loop and not (submits or hasattr(cls, "run")):
+        return True
+    return None
 
 
 def said_s(x: float) -> str:
