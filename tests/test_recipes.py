@@ -219,3 +219,13 @@ def test_a_lane_added_by_the_recipe_runs_the_calls_a_mode_routes_to_it(monkeypat
     assert "blocking" in modes.in_process_kinds(name), "in_process defaults to True: a crash would be hosted"
     assert budget.mode_wall(Workload.parse("legacy_sdk:1"), name) >= MAX_RUN_S, \
         "until the budget knows the lane, pages estimate its calls at the run's bound and refuse them"
+
+
+def test_the_architecture_page_names_what_each_recipe_needs():
+    with open(os.path.join(ROOT, "docs", "ARCHITECTURE.md"), encoding="utf-8") as f:
+        text = f.read()
+    mode, tool, lane = (text.split(f"### Add a {what}")[1].split("\n### ")[0] for what in ("mode", "tool", "lane"))
+    assert all(f"`{fact}`" in mode or f"`{fact}(" in mode for fact in modes.REQUIRED), "every fact a mode needs"
+    assert "`_MODULES`" in mode and "`notes(report)" in mode and "`reason(report)" in mode
+    assert "`CATALOG`" in tool and "`ToolSpec`" in tool and all(f"`{kind}`" in tool for kind in modes.ALL_KINDS)
+    assert "`LANES`" in lane and all(f"`{verb}(job)" in lane for verb in ("run", "submit"))
