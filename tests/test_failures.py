@@ -181,12 +181,7 @@ def test_a_subprocess_is_killed_with_its_whole_group_at_its_timeout():
     assert "process group killed" in faulty(r).error and faulty(r).duration_s < TIMEOUT_S + 0.9
 
 
-POOL_RUNS_QUEUED = pytest.mark.xfail(strict=True, reason="known: the process pool's cancel does not stop calls "
-                                     "the executor has already queued, so they start after the failure")
-
-
-@pytest.mark.parametrize("mode", [pytest.param(m, marks=POOL_RUNS_QUEUED) if m == "process-pool" else m
-                                  for m in MODES])
+@pytest.mark.parametrize("mode", MODES)
 def test_cancel_siblings_cancels_what_has_not_started(mode):
     spec = "web_search:1,legacy_sdk:4"
     workers = 2 if uses_workers(mode, agent_core.Workload.parse(spec)) else None    # so that calls queue
