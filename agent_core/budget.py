@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from .catalog import CATALOG
 from .errors import BadInput
 from .machine import default_processes, usable_cores
-from .modes import get_mode
+from .modes import BASELINE, get_mode
 from .workload import MAX_RUN_S, Workload
 
 JOB_LIMIT_S = 300.0          # a page job estimated longer than this is refused (the engine's bound on one run)
@@ -247,7 +247,7 @@ def estimate_compare(workload: Workload, modes: Iterable[str], baseline: bool = 
     """What :func:`agent_core.compare` runs: each mode once, the sequential baseline first."""
     order = list(dict.fromkeys(modes))
     if baseline:
-        order = ["sequential"] + [m for m in order if m != "sequential"]
+        order = [BASELINE] + [m for m in order if m != BASELINE]
     return estimate_runs(workload, [{"mode": m} for m in order], **options)
 
 
