@@ -35,6 +35,7 @@ import atexit
 import concurrent.futures
 import json
 import os
+import select
 import selectors
 import signal
 import subprocess
@@ -270,7 +271,9 @@ def _wait_for_owner(owner: int) -> str:
             if key.fd == pidfd:
                 return "owner exited"
             if not os.read(key.fd, 4096):
-                return "stdin closed"
+                # closed by stop_cluster(), or by the owner's death: its pidfd says which
+                dead = pidfd is not None and bool(select.select([pidfd], [], [], 0.05)[0])
+                return "owner exited" if dead else "stdin closed"
         ready.close()
 
 
@@ -302,10 +305,11 @@ def host_main() -> None:
                            scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"})
     sys.stdout.write(json.dumps({"scheduler": cluster.scheduler_address, "pid": os.getpid()}) + "\n")
     sys.stdout.flush()
-    _wait_for_owner(options["owner"])
-    closer = threading.Thread(target=cluster.close, kwargs={"timeout": 5}, daemon=True)
-    closer.start()
-    closer.join(6)
+    if _wait_for_owner(options["owner"]) == "stdin closed":      # stopped: close politely (its workers' files)
+        closer = threading.Thread(target=cluster.close, kwargs={"timeout": 5}, daemon=True)
+        closer.start()
+        closer.join(6)
+    # the owner died (even by SIGKILL): nobody waits for a polite close, so everything goes at once
     if os.getpgrp() == os.getpid():
         os.killpg(os.getpgrp(), signal.SIGKILL)         # whatever lingers, and this process last
     os._exit(0)
