@@ -43,7 +43,7 @@ import sys
 import threading
 import time
 
-from ._spawn import child_env, kill_group, python_argv
+from ._spawn import NoAnnouncement, announcement, child_env, kill_group, python_argv
 from .machine import default_processes
 
 ADDRESS_ENV = "DASK_SCHEDULER_ADDRESS"
@@ -214,27 +214,12 @@ def _start_host(n_workers: int, threads_per_worker: int) -> tuple[subprocess.Pop
     proc = subprocess.Popen(python_argv("agent_core._dask_cluster:host_main") + [json.dumps(options)],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True,
                             env=child_env())
-    line = b""
-    with selectors.DefaultSelector() as sel:
-        sel.register(proc.stdout, selectors.EVENT_READ)
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not line.endswith(b"\n"):
-            left = deadline - time.monotonic()
-            if left <= 0 or not sel.select(left):
-                _stop_host(proc, 0)
-                raise ClusterError(f"the embedded Dask cluster did not start within {START_TIMEOUT_S:g} s")
-            chunk = os.read(proc.stdout.fileno(), 4096)
-            if not chunk:
-                _stop_host(proc, 0)
-                raise ClusterError(f"the embedded Dask cluster's host exited during start-up "
-                                   f"(exit code {proc.returncode})")
-            line += chunk
-    proc.stdout.close()
     try:
-        return proc, str(json.loads(line)["scheduler"])
-    except (ValueError, KeyError, TypeError):
+        return proc, str(announcement(proc, START_TIMEOUT_S, "the embedded Dask cluster")["scheduler"])
+    except (NoAnnouncement, KeyError) as exc:
         _stop_host(proc, 0)
-        raise ClusterError(f"the embedded Dask cluster announced {line[:80]!r}, not its address") from None
+        raise ClusterError(str(exc) if isinstance(exc, NoAnnouncement) else
+                           "the embedded Dask cluster announced no scheduler address") from None
 
 
 def _stop_host(proc: subprocess.Popen, grace: float = STOP_TIMEOUT_S) -> None:

@@ -88,6 +88,38 @@ def kill_live_children() -> None:
 threading._register_atexit(kill_live_children)
 
 
+class NoAnnouncement(RuntimeError):
+    """A child did not print its one-line JSON announcement: it hung, exited or printed something else."""
+
+
+def announcement(proc, timeout_s: float, what: str) -> dict:
+    """The one JSON line a service child prints on stdout once it is up (its port, its address). On a
+    timeout, an early exit or a bad line, raise :class:`NoAnnouncement` saying which (the caller kills it)."""
+    import json
+    import selectors
+    import time
+    line = b""
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        deadline = time.monotonic() + timeout_s
+        while not line.endswith(b"\n"):
+            left = deadline - time.monotonic()
+            if left <= 0 or not sel.select(left):
+                raise NoAnnouncement(f"{what} did not start within {timeout_s:g} s")
+            chunk = os.read(proc.stdout.fileno(), 4096)
+            if not chunk:
+                raise NoAnnouncement(f"{what} exited during start-up (exit code {proc.poll()})")
+            line += chunk
+    proc.stdout.close()
+    try:
+        announced = json.loads(line)
+        if isinstance(announced, dict):
+            return announced
+    except ValueError:
+        pass
+    raise NoAnnouncement(f"{what} announced {line[:80]!r}")
+
+
 def kill_group(pgid: int) -> None:
     """SIGKILL a whole process group (a child started with ``start_new_session=True`` leads its own)."""
     try:

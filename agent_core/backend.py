@@ -8,15 +8,12 @@ so it goes when we stop it, when we exit, and when we are killed.
 from __future__ import annotations
 
 import atexit
-import json
 import os
-import selectors
 import subprocess
 import threading
-import time
 from dataclasses import dataclass
 
-from ._spawn import child_env, kill_group, python_argv
+from ._spawn import NoAnnouncement, announcement, child_env, kill_group, python_argv
 from .errors import BackendError
 
 START_TIMEOUT_S = 30.0
@@ -62,29 +59,14 @@ _backend: Backend | None = None
 def _start() -> Backend:
     proc = subprocess.Popen(python_argv("agent_core._server:main"), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             start_new_session=True, env=child_env())
-    line = b""
-    with selectors.DefaultSelector() as sel:
-        sel.register(proc.stdout, selectors.EVENT_READ)
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not line.endswith(b"\n"):
-            left = deadline - time.monotonic()
-            if left <= 0 or not sel.select(left):
-                kill_group(proc.pid)
-                proc.wait()
-                raise BackendError(f"the embedded backend did not start within {START_TIMEOUT_S:g} s")
-            chunk = os.read(proc.stdout.fileno(), 4096)
-            if not chunk:
-                proc.wait()
-                raise BackendError(f"the embedded backend exited during start-up (exit code {proc.returncode})")
-            line += chunk
-    proc.stdout.close()
     try:
-        port = int(json.loads(line)["port"])
-    except (ValueError, KeyError, TypeError):
+        announced = announcement(proc, START_TIMEOUT_S, "the embedded backend")
+        return Backend(proc, int(announced["port"]))
+    except (NoAnnouncement, KeyError, TypeError, ValueError) as exc:
         kill_group(proc.pid)
         proc.wait()
-        raise BackendError(f"the embedded backend announced {line[:80]!r} instead of its port") from None
-    return Backend(proc, port)
+        raise BackendError(str(exc) if isinstance(exc, NoAnnouncement) else
+                           "the embedded backend announced no port") from None
 
 
 def ensure_backend() -> Backend:

@@ -69,3 +69,16 @@ def processes_tagged(tag: str) -> list[int]:
 def no_call_children_left():
     yield
     assert call_children() == {}, "a call's child process outlived its run"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium, driven by Playwright (for the browser tests of a module)."""
+    from playwright.sync_api import sync_playwright
+
+    from .streamlit_server import CHROMIUM, CHROMIUM_ARGS
+    os.makedirs(os.path.join(ROOT, "test-artifacts"), exist_ok=True)
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

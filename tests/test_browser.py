@@ -11,25 +11,16 @@ import re
 import time
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from agent_core.modes import BASELINE, MODES, in_process_kinds
 
-from .streamlit_server import CHROMIUM, CHROMIUM_ARGS, ROOT, streamlit_server
+from .streamlit_server import ROOT, streamlit_server
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = os.path.join(ROOT, "test-artifacts")
 DEEP_LINKS = {"/": "Playground", "/Compare": "Compare modes", "/Failures": "Failures", "/Event_loop": "Event loop",
               "/Scaling": "Scaling", "/Guide": "Guide"}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    os.makedirs(ARTIFACTS, exist_ok=True)
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,9 @@ import re
 import time
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
-from .streamlit_server import CHROMIUM, CHROMIUM_ARGS, ROOT, streamlit_server
+from .streamlit_server import ROOT, streamlit_server
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = os.path.join(ROOT, "test-artifacts")
@@ -24,15 +24,6 @@ LONG = "/?preset=agent_turn&mode=sequential"     # ~4-5 s: a run long enough to 
 SHORT = "/?preset=rag_turn&mode=asyncio"         # ~1 s
 RESULT_S = 60_000                                # ms: far below the 600 s the old code made a visitor wait
 SEEN_S = 20_000                                  # ms: for what should show at once (the machine is shared)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    os.makedirs(ARTIFACTS, exist_ok=True)
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
