@@ -30,7 +30,7 @@ def main() -> None:
             page.get_by_role("button", name=button, exact=True).click()
             page.get_by_text(done, exact=True).first.wait_for(timeout=180_000)
             page.get_by_test_id("stStatusWidget").wait_for(state="hidden", timeout=60_000)   # the rerun is over
-            page.wait_for_timeout(1500)
+            page.wait_for_timeout(6000)        # the last rerun redraws every chart; plotly draws them late
             page.screenshot(path=os.path.join(OUT, name))
             page.close()
             print("wrote", name)
