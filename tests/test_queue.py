@@ -218,9 +218,11 @@ def test_leaving_the_queue_gives_the_place_up():
     assert ran == []
 
 
-def stepped(steps: int, go: threading.Semaphore, done: list):
-    """A job of ``steps`` runs; each waits for ``go``, then reports a point between runs."""
+def stepped(steps: int, go: threading.Semaphore, done: list, began: threading.Event | None = None):
+    """A job of ``steps`` runs; each waits for ``go``, then reports a point between runs (``began``: it runs)."""
     def fn(emit):
+        if began is not None:
+            began.set()
         for i in range(steps):
             assert go.acquire(timeout=30)
             done.append(i)
@@ -232,7 +234,9 @@ def stepped(steps: int, go: threading.Semaphore, done: list):
 def test_a_job_whose_session_ended_stops_between_its_runs():
     sessions = Sessions()
     q, go, done = MeasureQueue(alive=sessions.alive, grace_s=0.0), threading.Semaphore(0), []
-    job = q.submit(("a", "p"), "a", "x", 1, 100.0, stepped(3, go, done))
+    began = threading.Event()
+    job = q.submit(("a", "p"), "a", "x", 1, 100.0, stepped(3, go, done, began))
+    assert began.wait(10)
     sessions.gone.add("a")                      # the tab closes during the first run
     go.release(3)
     assert job.finished.wait(10) and job.state == "failed" and isinstance(job.error, JobStopped)
@@ -249,7 +253,8 @@ def test_a_job_past_its_estimate_stops_between_runs_only_if_someone_waits():
     behind = q.submit(("b", "p"), "b", "x", 1, 1.0, lambda emit: "b")
     go.release(3)
     assert late.finished.wait(10) and isinstance(late.error, JobStopped) and done == [0]
-    assert "longer than its estimate of 0 s while other visitors were waiting" in str(late.error)
+    assert str(late.error) == ("stopped part way: it took longer than its estimate of 0 s while other visitors "
+                               "were waiting; try a smaller workload")
     assert behind.finished.wait(10) and behind.result == "b"
 
 

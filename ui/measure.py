@@ -235,8 +235,8 @@ class MeasureQueue:
             with self._cond:
                 self._running = None
                 job.ended = time.monotonic()
+                job.finished.set()      # inside the lock: a submit for this page never sees it as still active
                 self._cond.notify_all()
-            job.finished.set()
 
     def _emit(self, job: Job, event: object) -> None:
         """Progress from the engine, from whichever thread produced it: buffered for script runs to draw. Between
@@ -259,9 +259,9 @@ class MeasureQueue:
         if gone:
             raise JobStopped("stopped between its runs: the page that asked for it closed")
         if overran:
-            raise JobStopped(f"stopped after {len(job.runs) or 'part of'} of its runs: it took longer than its "
-                             f"estimate of {job.estimate_s:.0f} s while other visitors were waiting; try a "
-                             "smaller workload")
+            done = f"after {len(job.runs)} of its runs" if job.runs else "part way"
+            raise JobStopped(f"stopped {done}: it took longer than its estimate of {job.estimate_s:.0f} s while "
+                             "other visitors were waiting; try a smaller workload")
 
     def _prune(self) -> None:
         """Forget finished jobs nobody will come back for (lock held)."""
