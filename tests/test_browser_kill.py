@@ -39,14 +39,14 @@ def test_the_app_killed_mid_run_leaves_no_process(how):
             run = page.get_by_role("button", name=re.compile(r"^Run")).first
             expect(run).to_be_enabled()
             run.click()
-            clicked = time.monotonic()
+            # under way: its progress has counted a finished call (of 48 calls of ~300 ms, one after another)
+            expect(page.get_by_text(re.compile(r"^[1-9]\d*/48 calls"))).to_be_visible(timeout=30_000)
             deadline = time.monotonic() + 60
             while not all(k in _kinds(tag, server.pid) for k in ("forkserver", "resource_tracker",
                                                                   "agent_core._server")):
                 assert time.monotonic() < deadline, f"the engine never warmed up: {_kinds(tag, server.pid)}"
                 time.sleep(0.1)
             assert len(processes_tagged(tag)) >= 5
-            time.sleep(max(0.0, clicked + 2 - time.monotonic()))      # well into the run (48 calls of ~300 ms)
             server.send_signal(how)          # the server alone, as a container runtime or an operator would
             server.wait(30)
             deadline = time.monotonic() + 5
