@@ -153,22 +153,20 @@ def ensure_cluster(n_workers: int | None = None, threads_per_worker: int | None 
 
 def _future(n_workers: int | None, threads_per_worker: int | None) -> concurrent.futures.Future:
     key = _key()
-    dead = None
     with _lock:
         future = _clusters.get(key)
         stale = future is not None and future.done() and (future.exception() is not None
                                                           or not future.result().alive())
         if stale:
-            dead = future.result() if future.exception() is None else None
+            if future.exception() is None:
+                future.result().close()
             future = None
         if future is None:
             future = concurrent.futures.Future()
             _clusters[key] = future
             threading.Thread(target=_start, args=(future, key, n_workers, threads_per_worker),
                              name="dask-cluster-start", daemon=True).start()
-    if dead is not None:
-        dead.close()                # outside the lock: closing takes seconds, and others need the lock meanwhile
-    return future
+        return future
 
 
 def _start(future: concurrent.futures.Future, address: str, n_workers: int | None,

@@ -57,7 +57,7 @@ class ClusterBook:
         self.memory_limit: dict[str, int] = {}     # every worker seen -> its nanny's memory limit, bytes
         self.io_inflight: dict[str, int] = {}
         self.restarting: dict[str, asyncio.Task] = {}
-        self.restart_reason: dict[str, tuple[str, float]] = {}  # address -> why the lane restarted it, when done
+        self.restart_reason: dict[str, str] = {}  # address -> why the lane restarted it
         self.memory_kills: dict[str, tuple[float, dict]] = {}   # address -> its nanny's memory event
         self.by_key: dict[str, DaskCall] = {}
         self.client.register_plugin(AgentPlugin(), name=PLUGIN_NAME)
@@ -101,7 +101,7 @@ class ClusterBook:
         """Restart one worker through its nanny (once, however many calls ask); what happened, for detail."""
         task = self.restarting.get(addr)
         if task is None:
-            self.restart_reason[addr] = (reason, float("inf"))
+            self.restart_reason[addr] = reason
             task = self.restarting[addr] = asyncio.ensure_future(self._restart(addr))
         return dict(await asyncio.shield(task))
 
@@ -113,9 +113,6 @@ class ClusterBook:
         except Exception as exc:  # noqa: BLE001 - reported, not raised: the call's outcome is already known
             status = classify(exc)[1]
         await self.try_refresh()
-        # the next hang at this address restarts it again; a call sent after now was not lost to this restart
-        del self.restarting[addr]
-        self.restart_reason[addr] = (self.restart_reason[addr][0], time.perf_counter())
         return {"worker_restarted": status == "OK", "restart": status, "restart_s": round(time.perf_counter() - t, 3)}
 
     def _on_start(self, event) -> None:
@@ -150,8 +147,7 @@ class ClusterBook:
     async def lost(self, call: DaskCall, addr: str | None, exc: BaseException | None) -> Outcome:
         """A call whose worker died under it (or was restarted by the lane): ``crashed``, with why."""
         label = self.label(addr)
-        why, ended = self.restart_reason.get(addr or "", ("", 0.0))
-        why = why if call.submitted <= ended else ""
+        why = self.restart_reason.get(addr or "")
         detail = {"lost_with_worker": label}
         if why:
             detail["worker_restarted_because"] = why

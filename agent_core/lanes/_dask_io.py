@@ -48,7 +48,13 @@ class IoPath:
             try:
                 reply = await asyncio.wait_for(self._send(call, addr), call.ctx.timeout_s + BACKSTOP_S)
             except _NotSent:
-                reply = None
+                unreachable.add(addr)
+                if time.perf_counter() > call.submitted + call.ctx.timeout_s:
+                    return Outcome("timeout", {"unreachable": sorted(book.label(a) for a in unreachable)},
+                                   f"no worker of this run could be reached within {call.ctx.timeout_s:g} s")
+                await asyncio.sleep(RETRY_S)
+                await book.try_refresh()
+                continue
             except TimeoutError:
                 restart = await book.restart(addr, f"{call.ctx.call_id} froze its event loop")
                 return Outcome("timeout", {"frozen_loop": True, **restart},
@@ -59,13 +65,8 @@ class IoPath:
                 return await book.lost(call, addr, exc)
             finally:
                 book.io_inflight[addr] -= 1
-            if reply is None:   # not sent, or no agent_io handler (a worker setting up after a restart): try another
-                unreachable.add(addr)
-                if time.perf_counter() > call.submitted + call.ctx.timeout_s:
-                    return Outcome("timeout", {"unreachable": sorted(book.label(a) for a in unreachable)},
-                                   f"no worker of this run could take it within {call.ctx.timeout_s:g} s")
+            if reply is None:               # no agent_io handler: a worker still setting up after a restart
                 await asyncio.sleep(RETRY_S)
-                await book.try_refresh()
                 continue
             return Outcome(reply["status"], {**(reply["detail"] or {}), "pid": reply["pid"]}, reply["error"],
                            reply["cpu_s"], addr, reply["elapsed"], reply["t"])
