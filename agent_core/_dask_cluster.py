@@ -44,6 +44,7 @@ import threading
 import time
 
 from ._spawn import NoAnnouncement, announcement, child_env, kill_group, python_argv
+from .errors import AgentCoreError
 from .machine import default_processes
 
 ADDRESS_ENV = "DASK_SCHEDULER_ADDRESS"
@@ -55,16 +56,18 @@ START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
 
 
-class ClusterError(RuntimeError):
-    """The cluster could not be started or reached."""
+class ClusterError(AgentCoreError, RuntimeError):
+    """The cluster could not be started or reached, or has no worker."""
 
 
 class Cluster:
     """A connected cluster: its client (this process's, one per cluster) and, when embedded, its host."""
 
-    def __init__(self, client, address: str, host: subprocess.Popen | None, start_s: float) -> None:
+    def __init__(self, client, address: str, host: subprocess.Popen | None, start_s: float,
+                 expected_workers: int = 1) -> None:
         self.client = client
         self.address = address              # the scheduler's address
+        self.expected_workers = expected_workers    # an embedded cluster's size; 1 for an outside one
         self.host = host                    # the embedded cluster's host process; None for an outside one
         self.start_s = start_s              # seconds from asking to a connected client with workers
         self.extras: dict = {}              # per-cluster state of its users (the lane's plugin, topics)
@@ -146,7 +149,7 @@ def ensure_cluster(n_workers: int | None = None, threads_per_worker: int | None 
     embedded cluster when it starts (later calls get the one already running, whatever they ask)."""
     future = _future(n_workers, threads_per_worker)
     try:
-        return future.result(timeout)
+        return future.result(timeout + 5)          # the start's own deadline says more, and comes first
     except concurrent.futures.TimeoutError:
         raise ClusterError(f"the Dask cluster was not ready within {timeout:g} s") from None
 
@@ -180,9 +183,19 @@ def _start(future: concurrent.futures.Future, address: str, n_workers: int | Non
         if not address:
             expected = n_workers or default_processes()
             host, address = _start_host(expected, threads_per_worker or THREADS_PER_WORKER)
-        client = Client(address, set_as_default=False, timeout=START_TIMEOUT_S)
-        client.wait_for_workers(expected, timeout=START_TIMEOUT_S)
-        future.set_result(Cluster(client, address, host, time.perf_counter() - t))
+        deadline = time.monotonic() + START_TIMEOUT_S - (time.perf_counter() - t)
+        try:
+            client = Client(address, set_as_default=False, timeout=max(1.0, deadline - time.monotonic()))
+        except OSError as exc:
+            raise ClusterError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+        try:
+            client.wait_for_workers(expected, timeout=max(1.0, deadline - time.monotonic()))
+        except TimeoutError:
+            have = len(client.scheduler_info(n_workers=-1)["workers"])
+            client.close(timeout=3)
+            raise ClusterError(f"the Dask cluster at {address} has {have} worker{'s' if have != 1 else ''}; "
+                               f"waited {START_TIMEOUT_S:g} s for {expected}") from None
+        future.set_result(Cluster(client, address, host, time.perf_counter() - t, expected))
     except BaseException as exc:  # noqa: BLE001 - handed to every waiter
         if host is not None:
             _stop_host(host)
@@ -281,6 +294,11 @@ def host_main() -> None:
         "distributed.worker.memory.pause": False,
         "distributed.worker.memory.terminate": 0.95,
         "distributed.scheduler.worker-ttl": "30s",         # a frozen worker is dropped, its calls reported lost
+        # LocalCluster closes a worker's nanny for good if, 15 s (the default) after that worker was removed,
+        # no worker of its name is registered at that instant: a nanny restarting its worker at that moment
+        # (a crash, the memory limit, the lane's restart of a stuck thread) lost it forever, and a run of
+        # faults left the cluster with no worker at all. Our nannies restart their own workers: never.
+        "distributed.deploy.lost-worker-timeout": "36500d",
     })
     cluster = LocalCluster(n_workers=options["n_workers"], threads_per_worker=options["threads_per_worker"],
                            processes=True, host="127.0.0.1", scheduler_port=0, dashboard_address=None,

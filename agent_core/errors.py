@@ -2,7 +2,8 @@
 
     AgentCoreError
      ├── BadInput        (also a ValueError) a tool, mode, spec or value the engine does not accept
-     └── BackendError    the embedded tool server could not be started or reached
+     ├── BackendError    the embedded tool server could not be started or reached
+     └── ClusterError    (agent_core._dask_cluster) the Dask cluster could not be started or reached, or has no worker
 
 Tool failures during a run are *not* raised: they become a record's ``status``/``error``.
 """

@@ -79,7 +79,8 @@ class DaskCluster:
             if self.resources:
                 argv += ["--resources", self.resources]
             self._popen(argv)
-        self.wait_for_workers(self.n_workers, deadline - time.monotonic())
+        if self.n_workers:
+            self.wait_for_workers(self.n_workers, deadline - time.monotonic())
 
     def wait_for_workers(self, n: int, timeout: float = 30.0) -> None:
         from distributed import Client

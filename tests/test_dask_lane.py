@@ -74,6 +74,14 @@ def alive(pid: int) -> bool:
         return False
 
 
+def cmdline(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
 def worker_pids(lane: DaskLane) -> dict[str, int]:
     return lane._book.client.run(os.getpid)
 
@@ -364,6 +372,55 @@ def test_killing_a_worker_mid_run_is_reported_truthfully():
     assert all(o.status in ("ok", "crashed") for o in outcomes)
     io_on_victim = [o for o in outcomes[4:] if address_of(o.worker) == victim]
     assert io_on_victim and all(o.status == "crashed" for o in io_on_victim)     # io calls are never rerun
+
+
+def test_the_embedded_cluster_keeps_a_worker_whose_restart_is_slow():
+    """A nanny restarts its worker after every death. LocalCluster's default closes that nanny for good if, 15 s
+    after a death, no worker of that name is registered (its restart after another death still under way): in
+    CI, after the failure matrix, the cluster was left with no worker and every later distributed run failed.
+    Here a worker is killed and its replacement held (SIGSTOP) until 16.5 s later: it must join all the same."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv(_dask_cluster.ADDRESS_ENV, raising=False)
+        cluster = _dask_cluster.ensure_cluster()
+        DaskLane().prepare(ALL_KINDS)           # every worker up
+
+        def worker_processes() -> set[int]:     # the host's spawned children, not its resource tracker
+            return {pid for pid in _dask_cluster._process_tree(cluster.host.pid)
+                    if pid != cluster.host.pid and b"spawn_main" in cmdline(pid)}
+
+        before = worker_processes()
+        victim = min(before)
+        os.kill(victim, signal.SIGKILL)
+        killed_at = time.monotonic()
+        replacement = None
+        while replacement is None:
+            assert time.monotonic() < killed_at + 10, "the nanny never started a replacement"
+            replacement = next(iter(worker_processes() - before), None)
+            time.sleep(0.005)
+        os.kill(replacement, signal.SIGSTOP)    # still importing: not registered with the scheduler
+        time.sleep(max(0.0, killed_at + 16.5 - time.monotonic()))
+        os.kill(replacement, signal.SIGCONT)
+        lane = DaskLane()
+        lane.prepare(ALL_KINDS)                 # waits for the replacement to register
+    try:
+        assert len(lane.workers) == cluster.expected_workers, lane.workers
+        assert replacement in set(worker_pids(lane).values())
+        outcomes, _, _ = run_calls(lane, [cpu_call(i) for i in range(cluster.expected_workers)])
+        assert all(o.status == "ok" for o in outcomes), [o.error for o in outcomes]
+        assert len({o.worker for o in outcomes}) == cluster.expected_workers, "one cpu call on each worker"
+    finally:
+        lane.close()
+
+
+def test_a_cluster_without_workers_is_one_clear_error():
+    with DaskCluster(workers=0) as empty, pytest.MonkeyPatch.context() as mp:
+        mp.setenv(_dask_cluster.ADDRESS_ENV, empty.address)
+        mp.setattr(_dask_cluster, "START_TIMEOUT_S", 2.0)
+        t = time.perf_counter()
+        with pytest.raises(_dask_cluster.ClusterError, match=r"has 0 workers; waited 2 s for 1"):
+            DaskLane().prepare(ALL_KINDS)
+        assert time.perf_counter() - t < 15
+        _dask_cluster.stop_cluster(empty.address)
 
 
 # -- supervision and environment -------------------------------------------------------------------------------

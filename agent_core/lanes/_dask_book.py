@@ -83,6 +83,16 @@ class ClusterBook:
         for addr in sorted(workers):
             self.index.setdefault(self.name_by_addr[addr], len(self.index) + 1)
 
+    async def settle(self, expected: int, within: float) -> None:
+        """:meth:`refresh` until the cluster has ``expected`` workers or ``within`` seconds have passed: a
+        worker its nanny is restarting (after a crash, the memory limit, the lane's own restart) is back
+        in about half a second, and a run prepared in that gap would use one worker fewer."""
+        deadline = time.monotonic() + within
+        await self.refresh()
+        while len(self.addr_by_name) < expected and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+            await self.refresh()
+
     async def try_refresh(self) -> None:
         """:meth:`refresh`, unless the scheduler cannot be reached right now."""
         try:

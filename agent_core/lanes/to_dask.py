@@ -66,6 +66,7 @@ from ._dask_io import IoPath
 from ._dask_tasks import TaskPath
 
 PREPARE_TIMEOUT_S = 60.0
+SETTLE_S = 20.0             # how long a run waits for a cluster's workers to be back before it starts
 
 
 class DaskLane(Lane):
@@ -121,9 +122,17 @@ class DaskLane(Lane):
         plugin installed, a task run on every worker, clocks measured. The lane's ``size`` caps how many of
         the cluster's workers this run uses, the first ones by index; more than the cluster has is
         BadInput. ``workload`` is not needed: every worker is ready for every kind."""
-        from .._dask_cluster import CPU_RESOURCE, ensure_cluster
-        book = self._book = ClusterBook.of(ensure_cluster())
-        self._sync(book.refresh())
+        from .._dask_cluster import CPU_RESOURCE, ClusterError, ensure_cluster, stop_cluster
+        cluster = ensure_cluster()
+        book = self._book = ClusterBook.of(cluster)
+        self._sync(book.settle(cluster.expected_workers, SETTLE_S), "counting its workers")
+        if len(book.addr_by_name) < cluster.expected_workers and cluster.embedded:
+            stop_cluster("")                # ours, and short of workers for SETTLE_S: start it afresh, once
+            cluster = ensure_cluster()
+            book = self._book = ClusterBook.of(cluster)
+            self._sync(book.settle(cluster.expected_workers, SETTLE_S), "counting its workers")
+        if not book.addr_by_name:
+            raise ClusterError(f"the Dask cluster at {cluster.address} has no worker (waited {SETTLE_S:g} s)")
         names = sorted(book.addr_by_name, key=lambda n: book.index[n])
         if self.size is not None:
             if self.size > len(names):
@@ -133,7 +142,7 @@ class DaskLane(Lane):
         addrs = [book.addr_by_name[n] for n in names]
         self._io = IoPath(book, allowed)
         self._tasks = TaskPath(book, allowed, all(book.resources[a].get(CPU_RESOURCE, 0) >= 1 for a in addrs))
-        self._sync(self._warm(addrs))
+        self._sync(self._warm(addrs), "measuring its workers' clocks")
         self.workers = [book.label(a) for a in addrs]
         self.clock_error_s = book.clocks.error_s(addrs)
 
@@ -146,8 +155,14 @@ class DaskLane(Lane):
                    for a in addrs]
         await book.client.gather(futures, asynchronous=True)
 
-    def _sync(self, coro, timeout: float = PREPARE_TIMEOUT_S):
-        return asyncio.run_coroutine_threadsafe(coro, self._book.loop).result(timeout)
+    def _sync(self, coro, doing: str, timeout: float = PREPARE_TIMEOUT_S):
+        from .._dask_cluster import ClusterError
+        future = asyncio.run_coroutine_threadsafe(coro, self._book.loop)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise ClusterError(f"the Dask cluster did not answer within {timeout:g} s ({doing})") from None
 
     # -- calls --------------------------------------------------------------------------------------------
     def submit(self, job: Job) -> concurrent.futures.Future:
