@@ -10,6 +10,7 @@ import asyncio
 import time
 from collections.abc import Callable, Iterable
 
+from .catalog import KINDS
 from .engine.drive import execute, in_thread, on_loop
 from .engine.ledger import abandoned_calls
 from .engine.run import Clock, Run
@@ -52,6 +53,17 @@ def _needs_host(workload: Workload, mode: str) -> bool:
     return any(c.fault in ("crash", "memory") and c.kind in kinds for c in workload.calls())
 
 
+def _user_tools(workload: Workload, mode: str, hosted: bool) -> list[str]:
+    """BadInput if a user's tool that only this process can find would run in another one; else the origins
+    of the workload's user tools (what a sacrificial host must load)."""
+    from . import usertools
+    if not any(usertools.is_user_tool(t) for t in workload.counts):
+        return []
+    out_of_process = set(KINDS) - in_process_kinds(mode)
+    usertools.check_portable(workload.counts, mode, out_of_process, hosted)
+    return usertools.origins_of(workload.counts)
+
+
 def run(workload: Workload | str | dict, mode: str = "hybrid", *, workers: int | None = None,
         timeout_s: float = 30.0, seed: int = 0, params: dict | None = None, faults: dict | None = None,
         on_error: str = "keep-going", async_twins: bool = False, on_record: OnRecord | None = None,
@@ -68,8 +80,10 @@ def run(workload: Workload | str | dict, mode: str = "hybrid", *, workers: int |
     workload = as_workload(workload, params, faults)
     options = _options(mode, workers=workers, timeout_s=timeout_s, seed=seed, on_error=on_error,
                        async_twins=async_twins)
-    if not contained and _needs_host(workload, mode):
-        return run_hosted(workload, mode, options, on_record)
+    hosted = not contained and _needs_host(workload, mode)
+    tools = _user_tools(workload, mode, hosted)
+    if hosted:
+        return run_hosted(workload, mode, options, on_record, tools)
     return execute(Run(workload, mode, options, clock, on_record))
 
 
@@ -83,8 +97,10 @@ async def arun(workload: Workload | str | dict, mode: str = "hybrid", *, workers
     workload = as_workload(workload, params, faults)
     options = _options(mode, workers=workers, timeout_s=timeout_s, seed=seed, on_error=on_error,
                        async_twins=async_twins)
-    if _needs_host(workload, mode):
-        return await asyncio.to_thread(run_hosted, workload, mode, options, on_record)
+    hosted = _needs_host(workload, mode)
+    tools = _user_tools(workload, mode, hosted)
+    if hosted:
+        return await asyncio.to_thread(run_hosted, workload, mode, options, on_record, tools)
     r = Run(workload, mode, options, clock, on_record)
     if r.strategy.LOOP:
         return await on_loop(r)
@@ -110,6 +126,7 @@ def run_many(workload: Workload | str | dict, variants: Iterable[dict], *, worke
         if isinstance(options["workers"], int) and not isinstance(options["workers"], bool):
             options["workers"] = min(options["workers"], strategy.MAX_WORKERS)
         _options(mode, **options)
+        _user_tools(workload, mode, _needs_host(workload, mode))
         plans.append((mode, options))
     reports = []
     for mode, options in plans:

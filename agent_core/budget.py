@@ -47,6 +47,9 @@ RUN_SETUP_S = 2.0            # a run's set-up outside the clock: a new pool, a s
 CLUSTER_START_S = 5.0        # the embedded Dask cluster, if it is not up yet (2.3 s)
 FAULT_COST_S = {"raise": 0.0, "crash": 0.5, "memory": 2.0}   # hang and spin cost their own seconds
 SWEEP_OVERRUN_S = 20.0       # a sweep may end one point (and its set-up) past its budget
+USER_CALL_S = 1.0            # one call of a user's tool nobody has classified yet (see agent_core.usertools)
+USER_MARGIN = 2.0            # on a user's tool's measured wall and CPU: one classify is a small sample
+CLASSIFY_CALLS = 6           # calls per tool beyond its runs: a warm-up, two at once, one on the loop (+ margin)
 
 # what a user can lower to shorten a tool's calls, named as the page's widgets name it
 KNOBS = {"llm_call": "tokens or latency", "web_search": "latency", "vector_lookup": "latency",
@@ -100,6 +103,11 @@ def _call_cost(tool: str, params: dict) -> _Cost:
         cpu = params["work"] * WORD_S
     elif tool == "sandboxed_script":
         cpu = CHILD_S + params["size"] * SCRIPT_S.get(params["script"], max(SCRIPT_S.values()))
+    elif spec.origin:                           # a user's tool: what classify measured, or a guess until then
+        from .usertools import measured
+        wall, cpu = measured(tool) or (USER_CALL_S, 0.0)
+        wall, cpu = wall * USER_MARGIN, cpu * USER_MARGIN
+        wait = max(0.0, wall - cpu) + (CHILD_S if spec.kind == "isolated" else 0.0)
     else:                                       # a tool this module does not know yet: assume the worst
         wait = MAX_RUN_S
     return _Cost(tool, spec.kind, cpu, wait)
@@ -249,6 +257,15 @@ def estimate_compare(workload: Workload, modes: Iterable[str], baseline: bool = 
     if baseline:
         order = [BASELINE] + [m for m in order if m != BASELINE]
     return estimate_runs(workload, [{"mode": m} for m in order], **options)
+
+
+def estimate_classify(tools: Iterable[str], runs: int = 3) -> Estimate:
+    """What :func:`agent_core.classify.classify` runs: each tool alone ``runs`` times and a few more calls, one
+    after another (a tool's own parameters at their defaults)."""
+    seconds = 0.0
+    for tool in tools:
+        seconds += (runs + CLASSIFY_CALLS) * _call_cost(tool, CATALOG[tool].defaults()).total * MARGIN
+    return Estimate(seconds + RUN_SETUP_S, 1, "the number of tools to classify, or their runs")
 
 
 def estimate_sweep(budget_s: float) -> Estimate:

@@ -14,7 +14,7 @@ import time
 
 from ._execute import Outcome, run_tool, run_tool_async
 from ._supervise import die_with
-from .catalog import CATALOG
+from .catalog import CATALOG, impl_of
 from .errors import ToolTimeout
 from .tools import ToolContext
 
@@ -24,7 +24,7 @@ WORKER_NICENESS = 10
 
 def call_blocking(tool: str, params: dict, ctx: ToolContext) -> Outcome:
     """Run the call's blocking implementation and block this thread until it is done."""
-    return run_tool(CATALOG[tool].impl("sync"), params, ctx)
+    return run_tool(impl_of(tool, "sync", ctx), params, ctx)
 
 
 async def call_async(tool: str, params: dict, ctx: ToolContext, async_twins: bool = False) -> Outcome:
@@ -36,8 +36,8 @@ async def call_async(tool: str, params: dict, ctx: ToolContext, async_twins: boo
     """
     spec = CATALOG[tool]
     if spec.aio and (spec.kind == "io" or async_twins):
-        return await run_tool_async(spec.impl("aio"), params, ctx)
-    return run_tool(spec.impl("sync"), params, ctx)   # blocking the loop on purpose: the trap, made visible
+        return await run_tool_async(impl_of(tool, "aio", ctx), params, ctx)
+    return run_tool(impl_of(tool, "sync", ctx), params, ctx)   # blocking the loop on purpose: the trap, made visible
 
 
 # -- process-pool workers ------------------------------------------------------------------------------------

@@ -137,6 +137,7 @@ class ToolSpec:
     max_calls: int = 200            # calls of this tool in one workload (cheap waiting scales further than work)
     cross_check: Callable[[dict], str | None] | None = field(default=None, compare=False)
     uses_llm: bool = False          # its calls get the LLM's address and key; no other call ever sees the key
+    origin: str = ""                # a user's tool: where another process finds it ("SOURCE::NAME"); "" built in
 
     def param(self, name: str) -> Param:
         for p in self.params:
@@ -156,7 +157,7 @@ class ToolSpec:
 
     def to_dict(self) -> dict:
         return {"name": self.name, "kind": self.kind, "summary": self.summary, "async": self.aio is not None,
-                "max_calls": self.max_calls,
+                "max_calls": self.max_calls, "yours": bool(self.origin),
                 "params": [{"name": p.name, "default": p.default, "min": p.lo, "max": p.hi,
                             "choices": list(p.choices) or None, "unit": p.unit, "help": p.help}
                            for p in self.params]}
@@ -218,6 +219,15 @@ CATALOG: dict[str, ToolSpec] = {t.name: t for t in (
               Param("mem_mb", 256, 64, 1024, unit="MiB", help=MEM_MB_HELP)),
              "agent_core.tools.sandbox", "sandboxed_script", max_calls=100),
 )}
+
+
+def impl_of(tool: str, which: str, ctx) -> Callable:
+    """The implementation a call of ``tool`` runs, in whatever process it runs: a user's tool is found again
+    by the origin its context carries (:mod:`agent_core.usertools`), which may load its file here first."""
+    if getattr(ctx, "origin", ""):
+        from . import usertools
+        return usertools.run_async if which == "aio" else usertools.run_sync
+    return CATALOG[tool].impl(which)
 
 
 def get_tool(name: str) -> ToolSpec:

@@ -100,8 +100,14 @@ def _parser() -> argparse.ArgumentParser:
                 description=f"Measure where an agent's tool calls should run, in {len(modes)} modes "
                             f"({', '.join(modes)}), on real agent work.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    def tools_from(q: argparse.ArgumentParser) -> None:
+        q.add_argument("--tools-from", action="append", metavar="FILE",
+                       help="a Python file of your own tools (see README: Measure your own agent's tools); "
+                            "repeatable")
+
     tools = sub.add_parser("tools", help="list the tools, their kinds, parameters and bounds")
     tools.add_argument("--json", action="store_true", help="print the catalog as JSON")
+    tools_from(tools)
 
     def workload_args(q: argparse.ArgumentParser) -> None:
         q.add_argument("--tools", required=True, metavar="SPEC",
@@ -121,6 +127,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="keep-going (gather with return_exceptions) or cancel-siblings (TaskGroup)")
         q.add_argument("--async-twins", action="store_true",
                        help="asyncio mode: await a blocking tool's async twin where it has one (aiosqlite)")
+        tools_from(q)
 
     described = {"epilog": _modes_help(), "formatter_class": argparse.RawDescriptionHelpFormatter}
     run = sub.add_parser("run", help="run a workload in one mode", **described)
@@ -134,6 +141,14 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--modes", default=",".join(modes),
                          help=f"comma-separated modes ({BASELINE} always runs first)")
     workload_args(compare)
+    classify = sub.add_parser("classify", help="measure each tool alone, in two threads and on an event loop, and "
+                                               "recommend its kind (io, blocking, cpu) with the evidence")
+    tools_from(classify)
+    classify.add_argument("--only", metavar="TOOL,TOOL", help="these tools only (default: the file's tools, "
+                                                              "else the built-in ones)")
+    classify.add_argument("--runs", type=_int, default=3, help="runs of each tool alone (1..10, default 3)")
+    classify.add_argument("--param", action="append", metavar="TOOL.NAME=VALUE", help="override a tool parameter")
+    classify.add_argument("--json", action="store_true", help='print {"tools": [{name, kind, declared, evidence}]}')
     return p
 
 
@@ -242,6 +257,29 @@ def _print_tools() -> None:
         print()
 
 
+def _classify(args: argparse.Namespace) -> int:
+    from .classify import classify
+    only = [t.strip() for t in args.only.split(",") if t.strip()] if args.only else None
+    if args.only is not None and not only:
+        raise BadInput(f"--only {shown(args.only, quote=True)} names no tool")
+    verdicts = classify(only, runs=args.runs, params=parse_param_assignments(args.param),
+                        progress=None if args.json else lambda s: print(s, file=sys.stderr))
+    if args.json:
+        print(json.dumps({"tools": [v.to_dict() for v in verdicts]}))
+        return 0
+    rows = [["tool", "declared", "measured", "CPU share", "2 in threads", "loop lag ms", "wall ms"]]
+    for v in verdicts:
+        e = v.evidence
+        rows.append([v.name, v.declared or "-", v.kind + (" (!)" if v.contradicts else ""), f"{e['cpu_share']:.0%}",
+                     f"{e['two_in_threads_x']:g}×" if e["two_in_threads_x"] is not None else "-",
+                     _ms(e["loop_lag_ms"]), f"{e['wall_ms']:.1f}"])
+    print(_table(rows, right={3, 4, 5, 6}))
+    print()
+    for v in verdicts:
+        print(textwrap.fill(v.reason, 110, subsequent_indent="  "))
+    return 0
+
+
 def _bench(args: argparse.Namespace) -> int:
     from . import bench
     markdown = _writable(args.markdown, "--markdown") if args.markdown is not None else None
@@ -263,6 +301,11 @@ def _bench(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        for path in getattr(args, "tools_from", None) or ():
+            from .usertools import load_tools
+            load_tools(path)
+        if args.command == "classify":
+            return _classify(args)
         if args.command == "tools":
             if args.json:
                 print(json.dumps({"tools": [s.to_dict() for s in CATALOG.values()], "kinds": KINDS}, indent=1))

@@ -132,8 +132,8 @@ class Workload:
 
     @property
     def network(self) -> bool:
-        """Some call talks to the backend (or a real LLM server)."""
-        return any(CATALOG[tool].module.endswith("http_tools") for tool in self.counts)
+        """Some call talks to the backend (or a real LLM server); a user's tool may, so it is given its address."""
+        return any(CATALOG[tool].module.endswith("http_tools") or CATALOG[tool].origin for tool in self.counts)
 
     def kinds(self) -> set[str]:
         return {CATALOG[tool].kind for tool in self.counts}

@@ -45,7 +45,7 @@ class Resources:
         """The call's context: a call in this process shares the run's HTTP client; one in another process
         uses that process's own."""
         return ToolContext(call.id, http=None if remote else self.sync_http, fault=call.fault, fault_s=call.fault_s,
-                           **self.fields(call))
+                           origin=CATALOG[call.tool].origin, **self.fields(call))
 
     def release(self) -> None:
         if self.sync_http is not None:

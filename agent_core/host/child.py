@@ -37,6 +37,9 @@ def main() -> None:
             while line:                      # a long line (the report) may take several writes
                 line = line[os.write(1, line):]
 
+    if request["tools"]:
+        from ..usertools import ensure_all
+        ensure_all(request["tools"])            # the user's tools this run calls, from their files or modules
     workload = Workload.of(request["counts"], request["params"],
                            {tool: tuple(f) for tool, f in request["faults"].items()})
     options = Options.from_dict(request["options"])

@@ -69,8 +69,9 @@ def _follow(proc: subprocess.Popen, handle, deadline: float) -> float:
     return ended
 
 
-def run_hosted(workload: Workload, mode: str, options: Options, on_record=None) -> RunReport:
-    """Run the workload in a sacrificial child; always returns a report, even if the child died."""
+def run_hosted(workload: Workload, mode: str, options: Options, on_record=None, tools: list[str] = ()) -> RunReport:
+    """Run the workload in a sacrificial child; always returns a report, even if the child died. ``tools``: the
+    origins of the user's tools it runs, which the child loads (:mod:`agent_core.usertools`)."""
     env = child_env()
     env["MALLOC_ARENA_MAX"] = "2"      # glibc reserves 64 MiB of address space per arena: keep that small
     if workload.network:
@@ -78,11 +79,11 @@ def run_hosted(workload: Workload, mode: str, options: Options, on_record=None) 
         env[BACKEND_URL_ENV] = ensure_backend().url       # share ours: no second backend
     with child_tmp("host-") as tmp:             # its own temp dir, removed once it is reaped, however it ended
         env.update(tmp)
-        return _host(workload, mode, options, on_record, env)
+        return _host(workload, mode, options, on_record, env, list(tools))
 
 
-def _host(workload: Workload, mode: str, options: Options, on_record, env: dict) -> RunReport:
-    request = {"counts": workload.counts, "params": workload.params,
+def _host(workload: Workload, mode: str, options: Options, on_record, env: dict, tools: list[str]) -> RunReport:
+    request = {"counts": workload.counts, "params": workload.params, "tools": tools,
                "faults": {tool: list(f) for tool, f in workload.faults.items()}, "mode": mode,
                "options": options.to_dict(), "owner": os.getpid(), "llm": llm_settings()}
     proc = subprocess.Popen(python_argv("agent_core.host.child:main"), stdin=subprocess.PIPE, stdout=subprocess.PIPE,

@@ -28,7 +28,7 @@ from distributed import WorkerPlugin, get_worker
 
 from .._execute import Outcome, run_tool_async
 from ..calls import call_blocking
-from ..catalog import CATALOG
+from ..catalog import CATALOG, impl_of
 from ..tools import ToolContext
 
 PLUGIN_NAME = "agent-core"
@@ -104,7 +104,7 @@ async def _warm_http(client, sync_client) -> None:
 async def _io_call(tool: str, params: dict, ctx: ToolContext) -> Outcome:
     try:
         async with asyncio.timeout(ctx.timeout_s):
-            return await run_tool_async(CATALOG[tool].impl("aio"), params, ctx)
+            return await run_tool_async(impl_of(tool, "aio", ctx), params, ctx)
     except TimeoutError:
         return Outcome("timeout", error=f"cancelled by asyncio.timeout after {ctx.timeout_s:g} s on its worker's "
                                         "event loop")

@@ -12,12 +12,12 @@ class ToolContext:
     """What a call needs besides its parameters. Picklable and marshal-able, except ``http``."""
 
     FIELDS = ("call_id", "seed", "timeout_s", "base_url", "llm_base_url", "llm_model", "llm_api_key",
-              "db_path", "fault", "fault_s")
+              "db_path", "fault", "fault_s", "origin")
     __slots__ = FIELDS + ("http",)
 
     def __init__(self, call_id: str, seed: int, timeout_s: float, base_url: str = "", llm_base_url: str = "",
                  llm_model: str = DEFAULT_LLM_MODEL, llm_api_key: str = "", db_path: str = "",
-                 fault: str | None = None, fault_s: float = 60.0, http: object = None) -> None:
+                 fault: str | None = None, fault_s: float = 60.0, origin: str = "", http: object = None) -> None:
         self.call_id = call_id
         self.seed = seed
         self.timeout_s = timeout_s
@@ -28,6 +28,7 @@ class ToolContext:
         self.db_path = db_path
         self.fault = fault                      # an injected fault (agent_core.faults), or None
         self.fault_s = fault_s
+        self.origin = origin                    # a user's tool: where to find it (agent_core.usertools); "" built in
         self.http = http                        # this call's AsyncClient: in-process only, never sent
 
     @property

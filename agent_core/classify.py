@@ -1,0 +1,245 @@
+"""A tool's kind, from measurement: what it does when run alone, two at once in threads, and on an event loop.
+
+For each tool, in this process, against the embedded backend:
+
+1. **alone**, ``runs`` times: its wall and the CPU time of the thread (or the coroutine's own steps) that ran
+   it: the *CPU share* of its wall;
+2. **two copies at once in two threads**: their wall against one copy's. About 1× means they overlapped (the
+   tool waits, or its C code releases the GIL); about 2× means they took turns (it holds the GIL);
+3. **on an event loop** next to a heartbeat that wakes every 5 ms, called the way plain asyncio code calls it
+   (awaited if it is a coroutine function, else inline): how late the heartbeat woke, that is how long the tool
+   froze the loop.
+
+The verdict: a coroutine function that leaves the loop beating and mostly waits is ``io`` (await it); a function
+that freezes the loop but overlaps in threads is ``blocking`` (a thread); one that mostly computes and takes
+turns in threads is ``cpu`` (a process pool). ``isolated`` is a decision about trust (the code may hang, crash or
+eat memory), which no timing shows: a tool declared isolated stays isolated. A declared kind the measurement
+contradicts is flagged (``contradicts``).
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ._execute import run_tool, run_tool_async
+from .catalog import CATALOG, get_tool, resolve_params
+from .errors import BadInput
+from .heartbeat import Heartbeat
+from .machine import usable_cores
+
+CPU_SHARE = 0.5             # at or above: the tool mostly computes
+SERIALISED = 1.5            # two copies in threads took at least this many times one copy's wall: they took turns
+FROZE_S = 0.020             # a heartbeat this late, and at least FROZE_SHARE of the call, means it froze the loop
+FROZE_SHARE = 0.5           # (a blocking call freezes the loop for about its whole wall; an awaiting one, not)
+MAX_RUNS = 10
+MAX_TOOLS = 50
+
+
+@dataclass
+class Verdict:
+    name: str
+    kind: str                   # what the measurement recommends
+    declared: str | None        # what its author declared (built-in tools: their catalog kind)
+    evidence: dict
+    reason: str                 # one sentence: the evidence, then the recommendation
+    contradicts: bool           # declared, and the measurement says otherwise
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "kind": self.kind, "declared": self.declared, "evidence": self.evidence,
+                "reason": self.reason, "contradicts": self.contradicts}
+
+
+def classify(tools: Iterable[str] | None = None, *, runs: int = 3, params: dict | None = None,
+             timeout_s: float = 30.0, progress=None) -> list[Verdict]:
+    """Measure each tool (default: your tools if any are registered, else the built-in ones) and recommend a
+    kind. ``params``: ``{tool: {param: value}}`` (checked like a run's); ``progress(text)`` is told each step."""
+    from . import usertools
+    names = list(tools) if tools is not None else (usertools.user_tools() or list(CATALOG))
+    if not names or len(names) > MAX_TOOLS:
+        raise BadInput(f"classify takes 1..{MAX_TOOLS} tools, not {len(names)}")
+    if isinstance(runs, bool) or not isinstance(runs, int) or not 1 <= runs <= MAX_RUNS:
+        raise BadInput(f"runs={runs!r} is out of range: allowed 1..{MAX_RUNS}")
+    resolved = {n: resolve_params(get_tool(n).name, (params or {}).get(n)) for n in names}
+    with _Context(names, timeout_s) as context:
+        out = []
+        for name in names:
+            if progress is not None:
+                progress(f"measuring {name}…")
+            evidence = _measure(name, resolved[name], runs, context)
+            if usertools.is_user_tool(name):
+                usertools.remember(name, evidence["wall_ms"] / 1000, evidence["cpu_ms"] / 1000)
+            out.append(_verdict(name, evidence, usertools))
+        return out
+
+
+class _Context:
+    """What the tools' calls need, prepared once: the backend, a database file, a client for sync calls."""
+
+    def __init__(self, names: list[str], timeout_s: float) -> None:
+        self.names, self.timeout_s = names, timeout_s
+        self.fields: dict = {}
+        self.sync_http = None
+        self.tmp: str | None = None
+        self.count = 0
+
+    def __enter__(self) -> _Context:
+        from .backend import ensure_backend
+        from .tools import http_tools, llm_target
+        url = ensure_backend().url
+        llm_url, model, key = llm_target(url)
+        self.fields = {"base_url": url, "llm_base_url": llm_url, "llm_model": model, "llm_api_key": key}
+        http_tools.warm_up(url)
+        self.sync_http = http_tools.new_sync_client()
+        if "memory_write" in self.names:
+            from ._tmp import run_dir
+            from .tools.memory import prepare_db
+            self.tmp = run_dir()
+            self.fields["db_path"] = os.path.join(self.tmp, "memory.db")
+            prepare_db(self.fields["db_path"])
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.sync_http is not None:
+            self.sync_http.close()
+        if self.tmp is not None:
+            from ._tmp import remove
+            remove(self.tmp)
+
+    def ctx(self, name: str, http=None):
+        from .tools import ToolContext
+        self.count += 1
+        spec = CATALOG[name]
+        fields = self.fields if spec.uses_llm else {k: v for k, v in self.fields.items() if not k.startswith("llm_")}
+        return ToolContext(f"{name}#{self.count}", seed=0, timeout_s=self.timeout_s, origin=spec.origin,
+                           http=http if http is not None else self.sync_http, **fields)
+
+
+def _is_async(name: str) -> bool:
+    """The tool's own implementation is a coroutine function: a user's async def, a built-in io tool."""
+    spec = CATALOG[name]
+    return spec.aio is not None and (spec.kind == "io" or bool(spec.origin))
+
+
+def _once(name: str, params: dict, context: _Context) -> tuple[float, float, str | None]:
+    """One call in this thread: (wall, CPU of the code that ran it, error or None)."""
+    spec = CATALOG[name]
+    t = time.perf_counter()
+    if _is_async(name):
+        async def go():
+            import httpx
+
+            from .tools.http_tools import ssl_context
+            async with httpx.AsyncClient(timeout=None, verify=ssl_context()) as http:
+                return await run_tool_async(spec.impl("aio") if not spec.origin else _user("aio"), params,
+                                            context.ctx(name, http))
+        outcome = asyncio.run(go())
+    else:
+        outcome = run_tool(spec.impl("sync") if not spec.origin else _user("sync"), params, context.ctx(name))
+    return time.perf_counter() - t, outcome.cpu_s or 0.0, outcome.error if outcome.status != "ok" else None
+
+
+def _user(which: str):
+    from . import usertools
+    return usertools.run_async if which == "aio" else usertools.run_sync
+
+
+def _pair(name: str, params: dict, context: _Context) -> float:
+    """Two copies started together in two threads: the wall until both are done."""
+    gate = threading.Barrier(3)
+    errors: list[str] = []
+
+    def one():
+        gate.wait()
+        error = _once(name, params, context)[2]
+        if error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=one, name=f"classify-{name}-{i}") for i in range(2)]
+    for th in threads:
+        th.start()
+    gate.wait()
+    t = time.perf_counter()
+    for th in threads:
+        th.join()
+    return time.perf_counter() - t
+
+
+def _loop_lag(name: str, params: dict, context: _Context) -> float:
+    """The heartbeat's worst lateness (s) while the tool runs the way plain asyncio code would call it."""
+    spec = CATALOG[name]
+
+    async def go():
+        import httpx
+
+        from .tools.http_tools import ssl_context
+        async with httpx.AsyncClient(timeout=None, verify=ssl_context()) as http:   # its set-up: before the beats
+            beat = Heartbeat(time.perf_counter)
+            beat.start()
+            await asyncio.sleep(0.02)               # a few beats first
+            if _is_async(name):
+                await run_tool_async(spec.impl("aio") if not spec.origin else _user("aio"), params,
+                                     context.ctx(name, http))
+            else:                                   # inline on the loop's thread, as a sync call in async code is
+                run_tool(spec.impl("sync") if not spec.origin else _user("sync"), params, context.ctx(name))
+        await asyncio.sleep(0.02)
+        await beat.stop()
+        return max((lag for _, lag in beat.samples), default=0.0)
+
+    return asyncio.run(go())
+
+
+def _measure(name: str, params: dict, runs: int, context: _Context) -> dict:
+    _once(name, params, context)                    # warm: imports, connections, a file's first load
+    alone = [_once(name, params, context) for _ in range(runs)]
+    errors = [e for _, _, e in alone if e]
+    wall = statistics.median(w for w, _, _ in alone)
+    cpu = statistics.median(c for _, c, _ in alone)
+    pair = _pair(name, params, context)
+    lag = _loop_lag(name, params, context)
+    return {"coroutine": _is_async(name), "runs": runs, "wall_ms": round(wall * 1000, 1),
+            "cpu_ms": round(cpu * 1000, 1), "cpu_share": round(cpu / wall, 3) if wall > 0 else 0.0,
+            "two_in_threads_x": round(pair / wall, 2) if wall > 0 else None,
+            "loop_lag_ms": round(lag * 1000, 1), "cores": usable_cores(),
+            "errors": len(errors), **({"first_error": errors[0][:200]} if errors else {})}
+
+
+def _verdict(name: str, e: dict, usertools) -> Verdict:
+    spec = CATALOG[name]
+    declared = usertools.declared_kind(name) if usertools.is_user_tool(name) else spec.kind
+    share, lag_ms, pair = e["cpu_share"], e["loop_lag_ms"], e["two_in_threads_x"]
+    froze = lag_ms / 1000 >= FROZE_S and lag_ms >= FROZE_SHARE * e["wall_ms"]
+    computes = share >= CPU_SHARE
+    serialised = pair is not None and pair >= SERIALISED
+    cpu_text = f"{share:.0%} CPU"
+    if e["coroutine"] and not froze:
+        kind = "cpu" if computes else "io"
+        why = (f"async, {cpu_text}, the loop kept beating (worst lag {lag_ms:g} ms)"
+               + (": it computes on the loop → cpu, a process pool" if computes else " → io, await it"))
+    elif e["coroutine"]:
+        kind = "cpu" if computes else "blocking"
+        why = (f"async but froze the loop {lag_ms:g} ms, {cpu_text}"
+               + (" → cpu, a process pool" if computes else ": it calls something blocking → blocking, a thread"))
+    elif computes and serialised:
+        kind = "cpu"
+        why = f"sync, {cpu_text}, two copies in threads took {pair:g}× one: holds the GIL → cpu, a process pool"
+    else:
+        kind = "blocking"
+        overlap = (f"two copies in threads overlapped ({pair:g}× one)" if pair is not None else "")
+        why = (f"sync, {cpu_text}, froze the loop {lag_ms:g} ms"
+               + (f", {overlap}: the GIL is released" if computes and overlap else "")
+               + " → blocking, a thread")
+    if declared == "isolated":
+        why = (f"declared isolated, and kept: isolation is about what code may do (hang, crash, eat memory), "
+               f"which no timing shows (measured: {why})")
+        kind = "isolated"
+    if e["errors"]:
+        why += f"; {e['errors']} of {e['runs']} runs failed ({e.get('first_error', '')})"
+    contradicts = declared is not None and declared != kind
+    if contradicts:
+        why += f"; declared {declared}, which the measurement contradicts"
+    return Verdict(name, kind, declared, e, f"{name}: {why}", contradicts)
