@@ -18,7 +18,7 @@ from agent_core.catalog import CATALOG
 from agent_core.explain import explain_run
 from agent_core.modes import get_mode
 from agent_core.presets import DEFAULT_PRESET, PRESETS
-from ui import charts
+from ui import charts, own_tools
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LATENCY_PARAMS = {"web_search": "latency_ms", "vector_lookup": "latency_ms", "legacy_sdk": "latency_ms",
@@ -43,12 +43,15 @@ def navigation() -> None:
 
 
 def page(title: str, intro: str) -> None:
-    """Every page's start: its config (the first Streamlit call of the script), the navigation, title, intro."""
+    """Every page's start: its config (the first Streamlit call of the script), the navigation, title, intro.
+    Before any picker reads the catalog: the user's own tools, if the server was started with
+    ``AGENT_CORE_TOOLS_FROM`` (loaded once per process; a bad file is one error line here)."""
     icon = next(icon for _, label, icon in PAGES if label == title)
     st.set_page_config(page_title=f"{title} · Python concurrency for agents", page_icon=icon, layout="wide")
     navigation()
     st.title(title)
     st.markdown(intro)
+    own_tools.show_status()
 
 
 # (tool, parameter) -> the slider that sets it; a preset may set them, the user may move them
@@ -96,8 +99,9 @@ def workload_controls(prefix: str, with_mode: bool, default_preset: str = DEFAUL
     with st.expander("Calls per tool", expanded=False):
         cols = st.columns(4)
         for i, (tool, spec) in enumerate(CATALOG.items()):
-            cols[i % 4].number_input(f"{tool} ({spec.kind})", 0, spec.max_calls, step=1, key=f"{prefix}.count.{tool}",
-                                     help=spec.summary)
+            yours = ", yours" if own_tools.is_yours(tool) else ""
+            cols[i % 4].number_input(f"{tool} ({spec.kind}{yours})", 0, spec.max_calls, step=1,
+                                     key=f"{prefix}.count.{tool}", help=spec.summary)
     with st.expander("Parameters", expanded=False):
         c1, c2, c3, c4 = st.columns(4)
         c1.slider("Network latency (ms)", 0, 2000, step=50, key=f"{prefix}.latency",
@@ -107,12 +111,13 @@ def workload_controls(prefix: str, with_mode: bool, default_preset: str = DEFAUL
                   help="pure-Python CPU work: ~0.85 µs per word here")
         c4.slider("Memory rows per write", 1, 100_000, step=100, key=f"{prefix}.rows",
                   help="rows each sqlite3 commit persists")
+    yours = own_tools.param_controls(prefix)
     state = st.session_state
     counts = {tool: int(state[f"{prefix}.count.{tool}"]) for tool in CATALOG if state[f"{prefix}.count.{tool}"]}
     params: dict[str, dict] = {tool: {name: state[f"{prefix}.latency"]} for tool, name in LATENCY_PARAMS.items()}
     for (tool, name), key in SLIDERS.items():
         params.setdefault(tool, {})[name] = state[f"{prefix}.{key}"]
-    return counts, params, mode
+    return counts, {**params, **yours}, mode
 
 
 def run_options(prefix: str) -> dict:
