@@ -16,9 +16,19 @@ from agent_core.records import RunReport, TaskRecord
 
 PALETTE = ("#4C78A8", "#F58518", "#54A24B", "#B279A2", "#E45756", "#72B7B2", "#EECA3B")
 TOOL_COLORS = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(CATALOG)}
+KIND_COLOURS = {"io": "#4C78A8", "blocking": "#F58518", "cpu": "#E45756", "isolated": "#B279A2"}
+LAG_SHARE_TOP = 1.5         # the classify map's lag axis ends here (a tool can freeze a loop longer than its wall)
 FAILED = "#D62728"
 UNKNOWN = "#888888"
 FONT = {"family": "Inter, -apple-system, Segoe UI, sans-serif", "size": 13}
+
+
+def tool_colour(tool: str) -> str:
+    """A tool's colour: by its place in the catalog, so a tool registered after start-up (a user's) gets one too."""
+    if tool in TOOL_COLORS:
+        return TOOL_COLORS[tool]
+    names = list(CATALOG)
+    return PALETTE[names.index(tool) % len(PALETTE)] if tool in names else UNKNOWN
 
 
 def mode_colour(mode: str) -> str:
@@ -110,7 +120,7 @@ def timeline(r: RunReport, title: str | None = None, height: int | None = None) 
         failed = [t.status != "ok" for t in ts]
         fig.add_trace(go.Bar(
             name=tool, orientation="h", y=[rows[t.id] for t in ts], base=[1000 * t.start_s for t in ts],
-            x=[max(1000 * t.duration_s, 0.5) for t in ts], marker_color=TOOL_COLORS.get(tool, "#888888"),
+            x=[max(1000 * t.duration_s, 0.5) for t in ts], marker_color=tool_colour(tool),
             marker_line_color=[FAILED if f else "rgba(0,0,0,0.25)" for f in failed],
             marker_line_width=[3 if f else 0.5 for f in failed],
             marker_pattern_shape=["x" if f else "" for f in failed],
@@ -256,3 +266,61 @@ def scaling_workers(points: list, kind: str) -> go.Figure:
     fig.update_xaxes(type="log", title_text="workers (pool size / concurrency cap)")
     fig.update_yaxes(type="log", title_text="wall-clock (s)")
     return _layout(fig, f"{kind}: {n} calls, wall-clock against the workers", 380)
+
+
+def classify_map(verdicts: list) -> go.Figure:
+    """Each classified tool at (CPU share of its wall, loop lag as a share of its wall), coloured by the kind the
+    measurement gives; the engine's thresholds split the plane. A contradicted declaration is a cross; a lag past
+    the top of the axis is drawn at the top as a triangle (the hover has the real value)."""
+    from agent_core.classify import CPU_SHARE, FROZE_SHARE
+    fig = go.Figure()
+    for kind in dict.fromkeys(v.kind for v in verdicts):
+        vs = [v for v in verdicts if v.kind == kind]
+        fig.add_trace(go.Scatter(
+            name=kind, x=[v.evidence["cpu_share"] for v in vs],
+            y=[min(LAG_SHARE_TOP, lag_share(v.evidence)) for v in vs],
+            mode="markers+text", text=[v.name for v in vs], textposition="top center", cliponaxis=False,
+            customdata=[v.name for v in vs],
+            marker={"color": KIND_COLOURS.get(kind, UNKNOWN), "size": 14, "line": {"width": 1, "color": "#333333"},
+                    "symbol": ["x" if v.contradicts else "triangle-up" if lag_share(v.evidence) > LAG_SHARE_TOP
+                               else "circle" for v in vs]},
+            hovertext=[f"<b>{v.name}</b>: {kind} (declared {v.declared or 'nothing'})<br>"
+                       f"CPU {v.evidence['cpu_share']:.0%} of {v.evidence['wall_ms']:g} ms · loop lag "
+                       f"{v.evidence['loop_lag_ms']:g} ms ({lag_share(v.evidence):.0%} of its wall) · two in threads "
+                       f"×{v.evidence.get('two_in_threads_x')}" for v in vs], hoverinfo="text"))
+    fig.add_shape(type="rect", x0=0, x1=CPU_SHARE, y0=0, y1=FROZE_SHARE, line_width=0, layer="below",
+                  fillcolor=KIND_COLOURS["io"], opacity=0.07)
+    fig.add_shape(type="rect", x0=0, x1=CPU_SHARE, y0=FROZE_SHARE, y1=LAG_SHARE_TOP + 0.2, line_width=0,
+                  layer="below", fillcolor=KIND_COLOURS["blocking"], opacity=0.07)
+    fig.add_shape(type="rect", x0=CPU_SHARE, x1=1.05, y0=0, y1=LAG_SHARE_TOP + 0.2, line_width=0, layer="below",
+                  fillcolor=KIND_COLOURS["cpu"], opacity=0.07)
+    for x, y, text in ((0.01, FROZE_SHARE - 0.01, "waits, the loop beats: io"),
+                       (0.01, LAG_SHARE_TOP + 0.19, "froze the loop: blocking"),
+                       (CPU_SHARE + 0.01, LAG_SHARE_TOP + 0.19, "computes: cpu if it holds the GIL")):
+        fig.add_annotation(x=x, y=y, text=text, showarrow=False, xanchor="left", yanchor="top",
+                           font={"size": 11, "color": "#777777"})
+    fig.update_xaxes(title_text="CPU share of its wall (alone)", range=[0, 1.05], tickformat=".0%")
+    fig.update_yaxes(title_text="event-loop lag / its wall", range=[0, LAG_SHARE_TOP + 0.2], tickformat=".0%")
+    return _layout(fig, "What each tool did: CPU share vs event-loop lag", 400)
+
+
+def lag_share(evidence: dict) -> float:
+    """How long the tool froze the event loop, as a share of its own wall alone."""
+    wall = evidence.get("wall_ms") or 0.0
+    return evidence["loop_lag_ms"] / wall if wall > 0 else 0.0
+
+
+def classify_threads(verdicts: list) -> go.Figure:
+    """Two copies at once in two threads, against one copy alone: about ×1 they overlapped, about ×2 they took
+    turns (the GIL); the engine's threshold between them dashed."""
+    from agent_core.classify import SERIALISED
+    names = [v.name for v in verdicts]
+    values = [v.evidence.get("two_in_threads_x") or 0.0 for v in verdicts]
+    fig = go.Figure(go.Bar(x=names, y=values, marker_color=[KIND_COLOURS.get(v.kind, UNKNOWN) for v in verdicts],
+                           text=[f"×{x:g}" for x in values], textposition="outside", showlegend=False,
+                           hovertemplate="%{x}: two at once took ×%{y} one's wall<extra></extra>"))
+    for y in (1.0, 2.0):
+        fig.add_hline(y=y, line_dash="dot", line_color="#999999")
+    fig.add_hline(y=SERIALISED, line_dash="dash", line_color="#666666")
+    fig.update_yaxes(title_text="× one copy's wall", range=[0, max([2.4] + [x * 1.15 for x in values])])
+    return _layout(fig, "Two at once in threads: ×1 overlapped, ×2 took turns", 400)
