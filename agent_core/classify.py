@@ -3,16 +3,20 @@
 For each tool, in this process, against the embedded backend:
 
 1. **alone**, ``runs`` times: its wall and the CPU time of the thread (or the coroutine's own steps) that ran
-   it: the *CPU share* of its wall;
+   it: the *CPU share* of its wall, read against the share a pure-Python loop gets at that moment (on a busy
+   machine even pure computation gets less than its whole wall);
 2. **two copies at once in two threads**: their wall against one copy's. About 1× means they overlapped (the
-   tool waits, or its C code releases the GIL); about 2× means they took turns (it holds the GIL);
+   tool waits, or its C code releases the GIL); about 2× means they took turns, on the GIL or on something
+   they share (two SQLite writers take turns on their file's lock with the GIL free). So the GIL is measured
+   on its own too: how long another thread waits to get it back while the tool runs (``gil_held``: the median
+   wait over the interpreter's 5 ms switch interval, 0..1);
 3. **on an event loop** next to a heartbeat that wakes every 5 ms, called the way plain asyncio code calls it
    (awaited if it is a coroutine function, else inline): how late the heartbeat woke, that is how long the tool
    froze the loop.
 
 The verdict: a coroutine function that leaves the loop beating and mostly waits is ``io`` (await it); a function
-that freezes the loop but overlaps in threads is ``blocking`` (a thread); one that mostly computes and takes
-turns in threads is ``cpu`` (a process pool). ``isolated`` is a decision about trust (the code may hang, crash or
+that freezes the loop but leaves the GIL free is ``blocking`` (a thread); one that mostly computes and holds the
+GIL is ``cpu`` (a process pool). ``isolated`` is a decision about trust (the code may hang, crash or
 eat memory), which no timing shows: a tool declared isolated stays isolated. A declared kind the measurement
 contradicts is flagged (``contradicts``).
 """
@@ -21,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import os
 import statistics
+import sys
 import threading
 import time
 from collections.abc import Iterable
@@ -34,8 +39,12 @@ from .machine import usable_cores
 
 CPU_SHARE = 0.5             # at or above: the tool mostly computes
 SERIALISED = 1.5            # two copies in threads took at least this many times one copy's wall: they took turns
+GIL_HELD = 0.5              # at or above: the tool held the GIL for most of its run
+GIL_WINDOW_S = 0.25         # the GIL probe runs the tool again and again for at least this long
+GIL_NAP_S = 0.0005          # …while another thread naps this long, again and again, and notes how late it wakes
 FROZE_S = 0.020             # a heartbeat this late, and at least FROZE_SHARE of the call, means it froze the loop
 FROZE_SHARE = 0.5           # (a blocking call freezes the loop for about its whole wall; an awaiting one, not)
+CALIBRATE_S = 0.03          # CPU seconds of the pure-Python loop that measures how much CPU a thread gets now
 MAX_RUNS = 10
 MAX_TOOLS = 50
 
@@ -169,6 +178,35 @@ def _pair(name: str, params: dict, context: _Context) -> float:
     return time.perf_counter() - t
 
 
+def _gil_held(name: str, params: dict, context: _Context) -> float:
+    """How long another thread waits for the GIL while the tool runs (again and again, for at least
+    ``GIL_WINDOW_S``), as a share of the interpreter's switch interval: this thread sleeps 0.5 ms and notes how
+    late it wakes. A tool that holds the GIL (pure Python) makes it wait the whole interval, 5 ms, every time; one
+    that waits, or computes in C with the GIL released (hashlib, sqlite3), lets it back at once (~0.07 ms here).
+    The median wake-up is read, so a busy machine's occasional late wake-up does not count. Unlike two copies
+    in threads, this shares nothing with the tool (two copies may take turns on a lock of their own, a SQLite
+    file's, with the GIL free)."""
+    done = threading.Event()
+
+    def repeat() -> None:
+        until = time.perf_counter() + GIL_WINDOW_S
+        try:
+            while time.perf_counter() < until:
+                _once(name, params, context)
+        finally:
+            done.set()
+
+    late: list[float] = []
+    worker = threading.Thread(target=repeat, name=f"classify-{name}")
+    worker.start()
+    while not done.is_set():
+        t = time.perf_counter()
+        time.sleep(GIL_NAP_S)
+        late.append(time.perf_counter() - t - GIL_NAP_S)
+    worker.join()
+    return round(min(1.0, statistics.median(late) / sys.getswitchinterval()), 3) if late else 0.0
+
+
 def _loop_lag(name: str, params: dict, context: _Context) -> float:
     """The heartbeat's worst lateness (s) while the tool runs the way plain asyncio code would call it."""
     spec = CATALOG[name]
@@ -193,17 +231,36 @@ def _loop_lag(name: str, params: dict, context: _Context) -> float:
     return asyncio.run(go())
 
 
+def _cpu_available(seconds: float = CALIBRATE_S) -> float:
+    """The share of its wall that a pure-Python loop gets as CPU right now: 1.0 on an idle core, less when
+    other processes want the cores too. A tool's CPU share is read against it, so a shared machine's load
+    does not make CPU work look like waiting."""
+    t, c = time.perf_counter(), time.thread_time()
+    x = 0
+    while time.thread_time() - c < seconds and time.perf_counter() - t < 20 * seconds:
+        for i in range(2000):
+            x += i * i % 7
+    return max(0.05, min(1.0, (time.thread_time() - c) / (time.perf_counter() - t)))
+
+
 def _measure(name: str, params: dict, runs: int, context: _Context) -> dict:
     _once(name, params, context)                    # warm: imports, connections, a file's first load
-    alone = [_once(name, params, context) for _ in range(runs)]
+    available, alone = [], []
+    for _ in range(runs):
+        available.append(_cpu_available())
+        alone.append(_once(name, params, context))
+    available.append(_cpu_available())
     errors = [e for _, _, e in alone if e]
     wall = statistics.median(w for w, _, _ in alone)
     cpu = statistics.median(c for _, c, _ in alone)
+    share = min(1.0, cpu / wall / statistics.median(available)) if wall > 0 else 0.0
     pair = _pair(name, params, context)
+    gil = _gil_held(name, params, context)
     lag = _loop_lag(name, params, context)
     return {"coroutine": _is_async(name), "runs": runs, "wall_ms": round(wall * 1000, 1),
-            "cpu_ms": round(cpu * 1000, 1), "cpu_share": round(cpu / wall, 3) if wall > 0 else 0.0,
-            "two_in_threads_x": round(pair / wall, 2) if wall > 0 else None,
+            "cpu_ms": round(cpu * 1000, 1), "cpu_share": round(share, 3),
+            "cpu_available": round(statistics.median(available), 3),
+            "two_in_threads_x": round(pair / wall, 2) if wall > 0 else None, "gil_held": gil,
             "loop_lag_ms": round(lag * 1000, 1), "cores": usable_cores(),
             "errors": len(errors), **({"first_error": errors[0][:200]} if errors else {})}
 
@@ -224,15 +281,18 @@ def _verdict(name: str, e: dict, usertools) -> Verdict:
         kind = "cpu" if computes else "blocking"
         why = (f"async but froze the loop {lag_ms:g} ms, {cpu_text}"
                + (" → cpu, a process pool" if computes else ": it calls something blocking → blocking, a thread"))
-    elif computes and serialised:
+    elif computes and e["gil_held"] >= GIL_HELD:
         kind = "cpu"
-        why = f"sync, {cpu_text}, two copies in threads took {pair:g}× one: holds the GIL → cpu, a process pool"
+        why = (f"sync, {cpu_text}, held the GIL {e['gil_held']:.0%} of its run (two copies in threads took "
+               f"{pair:g}× one) → cpu, a process pool")
     else:
         kind = "blocking"
-        overlap = (f"two copies in threads overlapped ({pair:g}× one)" if pair is not None else "")
-        why = (f"sync, {cpu_text}, froze the loop {lag_ms:g} ms"
-               + (f", {overlap}: the GIL is released" if computes and overlap else "")
-               + " → blocking, a thread")
+        why = f"sync, {cpu_text}, froze the loop {lag_ms:g} ms"
+        if computes:
+            why += f", yet left the GIL free {1 - e['gil_held']:.0%} of its run (its work is in C)"
+            if serialised:
+                why += f"; two copies in threads took {pair:g}× one: they wait on something else (a lock, a file)"
+        why += " → blocking, a thread"
     if declared == "isolated":
         why = (f"declared isolated, and kept: isolation is about what code may do (hang, crash, eat memory), "
                f"which no timing shows (measured: {why})")

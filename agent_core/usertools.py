@@ -182,7 +182,7 @@ def load_tools(path: str) -> list[str]:
             raise BadInput(f"--tools-from {shown(path, quote=True)} is over {MAX_FILE_BYTES >> 20} MiB: "
                            "not a file of tools")
         before = set(_functions)
-        module_name = "agent_core_tools_" + hashlib.sha1(full.encode()).hexdigest()[:12]
+        module_name = _module_name(full)
         spec = importlib.util.spec_from_file_location(module_name, full)
         module = importlib.util.module_from_spec(spec)
         setattr(module, _ORIGIN_ATTR, source)
@@ -227,6 +227,27 @@ def _forget(module_name: str, before: set[str]) -> None:
         _functions.pop(n, None)
         _declared.pop(n, None)
         CATALOG.pop(n, None)
+
+
+def unregister(names=None) -> None:
+    """Forget these user tools (default: all of them) in this process: the catalog holds the built-in ones
+    again, and their files load afresh next time."""
+    with _lock:
+        gone = set(_functions if names is None else names) & set(_functions)
+        for n in gone:
+            _functions.pop(n, None)
+            _declared.pop(n, None)
+            _measured.pop(n, None)
+            CATALOG.pop(n, None)
+        for source, registered in list(_loaded.items()):
+            if set(registered) & gone:
+                del _loaded[source]
+                if source.startswith("file:"):
+                    sys.modules.pop(_module_name(source[5:]), None)
+
+
+def _module_name(full: str) -> str:
+    return "agent_core_tools_" + hashlib.sha1(full.encode()).hexdigest()[:12]
 
 
 def ensure(origin: str) -> Callable:

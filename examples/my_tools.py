@@ -10,6 +10,7 @@ real services here, and ``ctx.timeout_s`` the call's timeout. Copy this file and
 from __future__ import annotations
 
 import hashlib
+import ssl
 
 import httpx
 
@@ -18,11 +19,15 @@ import agent_core
 WORDS = ("refund", "invoice", "delayed", "order", "broken", "thanks", "account", "password", "shipping", "urgent",
          "cancel", "upgrade", "billing", "login", "error", "missing", "charge", "support", "reply", "policy")
 
+# One TLS context for every client: building one loads the CA bundle (tens of ms of CPU), which a client made
+# per call would otherwise do on the event loop each time (classify shows it as loop lag).
+TLS = ssl.create_default_context()
+
 
 @agent_core.tool(kind="io", bounds={"latency_ms": (0, 5000)})
 async def fetch_ticket(latency_ms: int = 250, ctx=None) -> dict:
     """GET a ticket-search API with httpx.AsyncClient: the call awaits the network."""
-    async with httpx.AsyncClient(timeout=ctx.timeout_s) as client:
+    async with httpx.AsyncClient(timeout=ctx.timeout_s, verify=TLS) as client:
         r = await client.get(f"{ctx.base_url}/v1/search", params={"q": "refund delayed order", "k": 5},
                              headers={"x-sim-latency-ms": str(latency_ms), "x-sim-seed": ctx.call_seed})
         r.raise_for_status()
@@ -32,7 +37,7 @@ async def fetch_ticket(latency_ms: int = 250, ctx=None) -> dict:
 @agent_core.tool(kind="blocking", bounds={"latency_ms": (0, 5000)})
 def crm_lookup(latency_ms: int = 300, ctx=None) -> dict:
     """A CRM vendor's synchronous SDK call (httpx.Client): no async API, so it blocks its thread."""
-    with httpx.Client(timeout=ctx.timeout_s) as client:
+    with httpx.Client(timeout=ctx.timeout_s, verify=TLS) as client:
         r = client.get(f"{ctx.base_url}/v1/records", params={"n": 20},
                        headers={"x-sim-latency-ms": str(latency_ms), "x-sim-seed": ctx.call_seed})
         r.raise_for_status()
@@ -61,7 +66,7 @@ async def flaky_search(latency_ms: int = 150, slow_share: float = 0.3, attempt_t
     """A search API that sometimes stalls: the first attempt of some calls (``slow_share`` of them, chosen by
     the seed) gets no answer within ``attempt_timeout_ms`` and is retried once, as an agent's client would."""
     stalls = int(hashlib.sha256(ctx.call_seed.encode()).hexdigest()[:8], 16) / 16**8 < slow_share
-    async with httpx.AsyncClient() as client:
+    async with httpx.AsyncClient(verify=TLS) as client:
         for attempt in (1, 2):
             slow = stalls and attempt == 1
             try:

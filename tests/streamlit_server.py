@@ -11,6 +11,12 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from playwright.sync_api import expect
+
+# Playwright's default wait for an expectation is 5 s; a page's first script run on this shared 2-core machine
+# took longer while other work ran (a CI run failed on a Run button that had not been drawn yet).
+expect.set_options(timeout=30_000)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
