@@ -61,8 +61,8 @@ How to write the file (the `@agent_core.tool` decorator or plain functions, `ctx
 to read a verdict: the README's section *Measure your own agent's tools*."""
 
 EVIDENCE = {"coroutine": "async", "wall_ms": "wall ms", "cpu_ms": "CPU ms", "cpu_share": "CPU share",
-            "cpu_available": "CPU a thread got", "two_in_threads_x": "2 in threads ×", "loop_lag_ms": "loop lag ms",
-            "runs": "runs", "errors": "errors", "cores": "cores"}
+            "cpu_available": "CPU a thread got", "two_in_threads_x": "2 in threads ×", "gil_held": "GIL held",
+            "loop_lag_ms": "loop lag ms", "runs": "runs", "errors": "errors", "cores": "cores"}
 
 
 def your_tools() -> None:
