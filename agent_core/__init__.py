@@ -18,7 +18,7 @@ __all__ = [
     "run", "arun", "compare", "run_many", "warm_up", "abandoned_calls", "MODES",
     "KINDS", "CATALOG", "ToolSpec", "Param", "get_tool",
     "Workload", "RunReport", "TaskRecord", "AgentCoreError", "BadInput", "BackendError",
-    "ensure_backend", "stop_backend", "tool", "load_tools",
+    "ensure_backend", "stop_backend", "tool", "load_tools", "classify",
 ]
 
 _WHERE = {
@@ -28,7 +28,7 @@ _WHERE = {
     "Workload": "workload", "RunReport": "records", "TaskRecord": "records",
     "AgentCoreError": "errors", "BadInput": "errors", "BackendError": "errors",
     "ensure_backend": "backend", "stop_backend": "backend",
-    "tool": "usertools", "load_tools": "usertools",
+    "tool": "usertools", "load_tools": "usertools", "classify": "classifier",
 }
 
 

@@ -260,7 +260,7 @@ def estimate_compare(workload: Workload, modes: Iterable[str], baseline: bool = 
 
 
 def estimate_classify(tools: Iterable[str], runs: int = 3) -> Estimate:
-    """What :func:`agent_core.classify.classify` runs: each tool alone ``runs`` times and a few more calls, one
+    """What :func:`agent_core.classify` runs: each tool alone ``runs`` times and a few more calls, one
     after another (a tool's own parameters at their defaults)."""
     seconds = 0.0
     for tool in tools:

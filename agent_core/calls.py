@@ -14,9 +14,10 @@ import time
 
 from ._execute import Outcome, run_tool, run_tool_async
 from ._supervise import die_with
-from .catalog import CATALOG, impl_of
+from .catalog import CATALOG
 from .errors import ToolTimeout
 from .tools import ToolContext
+from .usertools import impl_of
 
 POOL_WORKER_MEM_MB = 1024       # each pool worker limits its own address space (a memory fault meets it)
 WORKER_NICENESS = 10

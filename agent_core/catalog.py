@@ -221,15 +221,6 @@ CATALOG: dict[str, ToolSpec] = {t.name: t for t in (
 )}
 
 
-def impl_of(tool: str, which: str, ctx) -> Callable:
-    """The implementation a call of ``tool`` runs, in whatever process it runs: a user's tool is found again
-    by the origin its context carries (:mod:`agent_core.usertools`), which may load its file here first."""
-    if getattr(ctx, "origin", ""):
-        from . import usertools
-        return usertools.run_async if which == "aio" else usertools.run_sync
-    return CATALOG[tool].impl(which)
-
-
 def get_tool(name: str) -> ToolSpec:
     if isinstance(name, str) and name in CATALOG:
         return CATALOG[name]

@@ -258,7 +258,7 @@ def _print_tools() -> None:
 
 
 def _classify(args: argparse.Namespace) -> int:
-    from .classify import classify
+    from .classifier import classify
     only = [t.strip() for t in args.only.split(",") if t.strip()] if args.only else None
     if args.only is not None and not only:
         raise BadInput(f"--only {shown(args.only, quote=True)} names no tool")

@@ -287,7 +287,7 @@ def declared_kind(name: str) -> str | None:
 
 
 def measured(name: str) -> tuple[float, float] | None:
-    """One call's (wall, CPU) in seconds as the latest :func:`agent_core.classify.classify` measured it here."""
+    """One call's (wall, CPU) in seconds as the latest :func:`agent_core.classify` measured it here."""
     return _measured.get(name)
 
 
@@ -324,6 +324,14 @@ def check_portable(tools, mode: str, out_of_process_kinds: set[str], hosted: boo
 
 
 # -- running ---------------------------------------------------------------------------------------------
+def impl_of(tool: str, which: str, ctx) -> Callable:
+    """The implementation a call of ``tool`` runs (``which``: "sync" or "aio"), in whatever process it runs: a
+    user's tool is found again by the origin its context carries, which may load its file here first."""
+    if getattr(ctx, "origin", ""):
+        return run_async if which == "aio" else run_sync
+    return CATALOG[tool].impl(which)
+
+
 def _call_args(fn: Callable, params: dict, ctx) -> dict:
     return {**params, "ctx": ctx} if _takes_ctx(fn) else dict(params)
 

@@ -68,7 +68,7 @@ EVIDENCE = {"coroutine": "async", "wall_ms": "wall ms", "cpu_ms": "CPU ms", "cpu
 def your_tools() -> None:
     """The user's tools and their measured kinds; without ``AGENT_CORE_TOOLS_FROM``, how to use them locally."""
     from agent_core import budget, usertools
-    from agent_core.classify import MAX_RUNS, classify
+    from agent_core.classifier import MAX_RUNS, classify
     from agent_core.scaling import Progress
     from ui import charts, own_tools
     from ui.measure import measure_into, run_button, show_error

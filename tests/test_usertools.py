@@ -12,9 +12,8 @@ import textwrap
 import pytest
 
 import agent_core
-from agent_core import usertools
+from agent_core import classify, usertools
 from agent_core.catalog import CATALOG, KINDS
-from agent_core.classify import classify
 from agent_core.errors import BadInput
 from agent_core.modes import MODES, in_process_kinds
 

@@ -272,7 +272,7 @@ def classify_map(verdicts: list) -> go.Figure:
     """Each classified tool at (CPU share of its wall, loop lag as a share of its wall), coloured by the kind the
     measurement gives; the engine's thresholds split the plane. A contradicted declaration is a cross; a lag past
     the top of the axis is drawn at the top as a triangle (the hover has the real value)."""
-    from agent_core.classify import CPU_SHARE, FROZE_SHARE
+    from agent_core.classifier import CPU_SHARE, FROZE_SHARE
     fig = go.Figure()
     for kind in dict.fromkeys(v.kind for v in verdicts):
         vs = [v for v in verdicts if v.kind == kind]
@@ -313,7 +313,7 @@ def lag_share(evidence: dict) -> float:
 def classify_threads(verdicts: list) -> go.Figure:
     """Two copies at once in two threads, against one copy alone: about ×1 they overlapped, about ×2 they took
     turns (the GIL); the engine's threshold between them dashed."""
-    from agent_core.classify import SERIALISED
+    from agent_core.classifier import SERIALISED
     names = [v.name for v in verdicts]
     values = [v.evidence.get("two_in_threads_x") or 0.0 for v in verdicts]
     fig = go.Figure(go.Bar(x=names, y=values, marker_color=[KIND_COLOURS.get(v.kind, UNKNOWN) for v in verdicts],

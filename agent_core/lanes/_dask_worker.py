@@ -28,8 +28,9 @@ from distributed import WorkerPlugin, get_worker
 
 from .._execute import Outcome, run_tool_async
 from ..calls import call_blocking
-from ..catalog import CATALOG, impl_of
+from ..catalog import CATALOG
 from ..tools import ToolContext
+from ..usertools import impl_of
 
 PLUGIN_NAME = "agent-core"
 START_TOPIC = "agent-core-start"
