@@ -98,8 +98,9 @@ def _register(fn: Callable, *, kind, name, bounds, choices, summary, max_calls) 
 
 
 def _summary(fn: Callable) -> str:
-    doc = inspect.getdoc(fn) or ""
-    return doc.strip().splitlines()[0][:200] if doc.strip() else f"your tool {fn.__name__}"
+    paragraph = " ".join((inspect.getdoc(fn) or "").strip().split("\n\n")[0].split())
+    first = paragraph.split(". ")[0].rstrip(".")
+    return (first[:197] + "…" if len(first) > 200 else first) or f"your tool {fn.__name__}"
 
 
 def _params(tool_name: str, fn: Callable, bounds: dict, choices: dict) -> tuple[Param, ...]:
@@ -166,20 +167,21 @@ def _where(origin: str) -> str:
 
 
 # -- loading ----------------------------------------------------------------------------------------------
-def load_tools(path: str) -> list[str]:
+def load_tools(path: str, flag: str = "--tools-from") -> list[str]:
     """Import a file of tools and register them (see the module docstring); the names registered. A file
-    already loaded is not run again. Any problem is one :class:`BadInput` naming the file."""
+    already loaded is not run again. Any problem is one :class:`BadInput` naming the file (after ``flag``, the
+    name of the setting the path came from)."""
     if not isinstance(path, str) or not path.strip():
-        raise BadInput(f"--tools-from {shown(path, quote=True)} is not a file path: give one such as my_tools.py")
+        raise BadInput(f"{flag} {shown(path, quote=True)} is not a file path: give one such as my_tools.py")
     full = os.path.abspath(os.path.expanduser(path.strip()))
     source = f"file:{full}"
     with _lock:
         if source in _loaded:
             return list(_loaded[source])
         if not full.endswith(".py") or not os.path.isfile(full):
-            raise BadInput(f"--tools-from {shown(path, quote=True)} is not a Python file (.py) that exists")
+            raise BadInput(f"{flag} {shown(path, quote=True)} is not a Python file (.py) that exists")
         if os.path.getsize(full) > MAX_FILE_BYTES:
-            raise BadInput(f"--tools-from {shown(path, quote=True)} is over {MAX_FILE_BYTES >> 20} MiB: "
+            raise BadInput(f"{flag} {shown(path, quote=True)} is over {MAX_FILE_BYTES >> 20} MiB: "
                            "not a file of tools")
         before = set(_functions)
         module_name = _module_name(full)
@@ -191,13 +193,13 @@ def load_tools(path: str) -> list[str]:
             spec.loader.exec_module(module)
         except BadInput as exc:
             _forget(module_name, before)
-            raise BadInput(f"--tools-from {shown(path, quote=True)}: {exc}") from None
+            raise BadInput(f"{flag} {shown(path, quote=True)}: {exc}") from None
         except KeyboardInterrupt:
             _forget(module_name, before)
             raise
         except BaseException as exc:  # noqa: BLE001 - the user's file: any error (even SystemExit) is one line
             _forget(module_name, before)
-            raise BadInput(f"--tools-from {shown(path, quote=True)} failed to import: {type(exc).__name__}: "
+            raise BadInput(f"{flag} {shown(path, quote=True)} failed to import: {type(exc).__name__}: "
                            f"{shown(exc)}") from None
         names = [n for n in _functions if n not in before]
         if not names:                       # nothing decorated: every public function defined in the file
@@ -206,11 +208,11 @@ def load_tools(path: str) -> list[str]:
                     _register(fn, kind=None, name=None, bounds={}, choices={}, summary=None, max_calls=MAX_CALLS)
             except BadInput as exc:
                 _forget(module_name, before)
-                raise BadInput(f"--tools-from {shown(path, quote=True)}: {exc}") from None
+                raise BadInput(f"{flag} {shown(path, quote=True)}: {exc}") from None
             names = [n for n in _functions if n not in before]
         if not names:
             _forget(module_name, before)
-            raise BadInput(f"--tools-from {shown(path, quote=True)} defines no tool: decorate functions with "
+            raise BadInput(f"{flag} {shown(path, quote=True)} defines no tool: decorate functions with "
                            "@agent_core.tool, or define public functions in it")
         _loaded[source] = names
         return list(names)
@@ -370,5 +372,5 @@ def load_from_environment() -> list[str]:
     value = os.environ.get("AGENT_CORE_TOOLS_FROM", "").strip()
     names: list[str] = []
     for path in filter(None, (p.strip() for p in value.split(os.pathsep))):
-        names.extend(load_tools(path))
+        names.extend(load_tools(path, "AGENT_CORE_TOOLS_FROM"))
     return names
