@@ -109,22 +109,34 @@ def lane_rows(r: RunReport) -> dict[str, str]:
     return rows
 
 
-def timeline(r: RunReport, title: str | None = None, height: int | None = None) -> go.Figure:
-    """One lane per worker (event loop, thread, pid), one bar per call, coloured by tool; failures outlined."""
+def _timeline_traces(r: RunReport, legend: set[str] | None = None) -> tuple[list[go.Bar], list[str]]:
+    """The timeline's bars (one trace per tool) and its rows, top first. ``legend``: tools already in the
+    figure's legend (a second run's bars of the same tool join their legend entry)."""
     rows = lane_rows(r)
-    order = list(dict.fromkeys(rows[t.id] for t in sorted(r.tasks, key=lambda t: (r.lanes().index(t.worker),
+    lanes = r.lanes()
+    order = list(dict.fromkeys(rows[t.id] for t in sorted(r.tasks, key=lambda t: (lanes.index(t.worker),
                                                                                    rows[t.id]))))
-    fig = go.Figure()
+    traces = []
     for tool in dict.fromkeys(t.tool for t in r.tasks):
         ts = [t for t in r.tasks if t.tool == tool]
         failed = [t.status != "ok" for t in ts]
-        fig.add_trace(go.Bar(
+        traces.append(go.Bar(
             name=tool, orientation="h", y=[rows[t.id] for t in ts], base=[1000 * t.start_s for t in ts],
             x=[max(1000 * t.duration_s, 0.5) for t in ts], marker_color=tool_colour(tool),
             marker_line_color=[FAILED if f else "rgba(0,0,0,0.25)" for f in failed],
             marker_line_width=[3 if f else 0.5 for f in failed],
-            marker_pattern_shape=["x" if f else "" for f in failed],
+            marker_pattern_shape=["x" if f else "" for f in failed], legendgroup=tool,
+            showlegend=legend is None or tool not in legend,
             customdata=[t.id for t in ts], hovertext=[_hover(t) for t in ts], hoverinfo="text"))
+        if legend is not None:
+            legend.add(tool)
+    return traces, order
+
+
+def timeline(r: RunReport, title: str | None = None, height: int | None = None) -> go.Figure:
+    """One lane per worker (event loop, thread, pid), one bar per call, coloured by tool; failures outlined."""
+    traces, order = _timeline_traces(r)
+    fig = go.Figure(traces)
     fig.update_layout(barmode="overlay")
     _shade(fig, blocking_spans(r))
     fig.update_yaxes(categoryorder="array", categoryarray=list(reversed(order)), title_text=None)
@@ -324,3 +336,71 @@ def classify_threads(verdicts: list) -> go.Figure:
     fig.add_hline(y=SERIALISED, line_dash="dash", line_color="#666666")
     fig.update_yaxes(title_text="× one copy's wall", range=[0, max([2.4] + [x * 1.15 for x in values])])
     return _layout(fig, "Two at once in threads: ×1 overlapped, ×2 took turns", 400)
+
+
+PAIR_COLOURS = ("#4C78A8", "#F58518")      # run A, run B: the same in every chart of a pair
+
+
+def pair_timelines(a: RunReport, b: RunReport, names: tuple[str, str] = ("A", "B")) -> go.Figure:
+    """Two runs on one shared time axis (milliseconds since each run's own start): each run's timeline in a row of
+    its own and, when either had an event loop, both heartbeats beneath. The rows' x axes are matched: one range,
+    and zooming one zooms all."""
+    from plotly.subplots import make_subplots
+    runs = list(zip((a, b), names, strict=True))
+    lag = any(r.loop_lag is not None for r in (a, b))
+    legend: set[str] = set()
+    drawn = [_timeline_traces(r, legend) for r in (a, b)]
+    weights = [max(2, len(order)) for _, order in drawn] + ([3] if lag else [])
+    titles = [f"{name} · {r.mode} · {r.options.get('spec', '?')} · wall {_fmt_s(r.wall_s)}" for r, name in runs]
+    fig = make_subplots(rows=len(weights), cols=1, shared_xaxes=True, vertical_spacing=0.09,
+                        row_heights=[w / sum(weights) for w in weights],
+                        subplot_titles=titles + (["Event-loop heartbeat (ms late)"] if lag else []))
+    for row, ((r, _), (traces, order)) in enumerate(zip(runs, drawn, strict=True), start=1):
+        for trace in traces:
+            fig.add_trace(trace, row=row, col=1)
+        fig.update_yaxes(categoryorder="array", categoryarray=list(reversed(order)), row=row, col=1)
+        for t in blocking_spans(r):
+            fig.add_vrect(x0=1000 * t.start_s, x1=1000 * t.end_s, fillcolor=FAILED, opacity=0.12, line_width=0,
+                          row=row, col=1)
+    if lag:
+        for (r, name), colour in zip(runs, PAIR_COLOURS, strict=True):
+            if r.loop_lag is not None:
+                fig.add_trace(go.Scatter(
+                    x=[1000 * t for t, _ in r.loop_lag], y=[v for _, v in r.loop_lag], mode="lines",
+                    line={"color": colour, "width": 1.5}, name=f"{name}: loop lag (max {r.loop_lag_max_ms:.0f} ms)",
+                    hovertemplate=f"{name}: %{{y:.1f}} ms late at %{{x:.0f}} ms<extra></extra>"), row=3, col=1)
+        fig.update_yaxes(rangemode="tozero", row=3, col=1)
+    end = 1000 * max(a.wall_s, b.wall_s) * 1.02
+    fig.update_xaxes(range=[0, end])      # make_subplots matched every row's axis to the bottom one's
+    fig.update_xaxes(title_text="milliseconds since each run started", row=len(weights), col=1)
+    fig.update_layout(barmode="overlay")
+    _layout(fig, f"{names[0]} and {names[1]} on one time axis", min(1400, 180 + 24 * sum(weights)))
+    fig.update_annotations(x=0, xanchor="left", font={"size": 13})     # the row titles, left like the title
+    return fig
+
+
+def pair_totals(a: RunReport, b: RunReport, names: tuple[str, str] = ("A", "B")) -> go.Figure:
+    """Wall-clock against summed task time and CPU time, the two runs side by side."""
+    what = ["wall-clock", "Σ task time", "Σ CPU time", "critical path"]
+    fig = go.Figure([go.Bar(name=name, y=what, x=[r.wall_s, r.sum_task_s, r.sum_cpu_s, r.critical_path_s],
+                            orientation="h", marker_color=colour,
+                            text=[_fmt_s(v) for v in (r.wall_s, r.sum_task_s, r.sum_cpu_s, r.critical_path_s)],
+                            textposition="auto", hovertemplate=f"{name} · %{{y}}: %{{x:.3f}} s<extra></extra>")
+                     for r, name, colour in zip((a, b), names, PAIR_COLOURS, strict=True)])
+    fig.update_layout(barmode="group")
+    fig.update_xaxes(title_text="seconds", rangemode="tozero")
+    fig.update_yaxes(autorange="reversed")
+    return _layout(fig, "Wall-clock vs Σ task time", 340)
+
+
+def pair_tools(a: RunReport, b: RunReport, names: tuple[str, str] = ("A", "B")) -> go.Figure:
+    """Each tool's call durations in the two runs: every call a point, its box beside the other run's."""
+    fig = go.Figure()
+    for r, name, colour in zip((a, b), names, PAIR_COLOURS, strict=True):
+        fig.add_trace(go.Box(name=name, x=[t.tool for t in r.tasks], y=[1000 * t.duration_s for t in r.tasks],
+                             marker_color=colour, boxpoints="all", jitter=0.3, pointpos=0,
+                             customdata=[t.id for t in r.tasks],
+                             hovertemplate=f"{name} · %{{customdata}}: %{{y:.1f}} ms<extra></extra>"))
+    fig.update_layout(boxmode="group")
+    fig.update_yaxes(title_text="call duration (ms)", rangemode="tozero")
+    return _layout(fig, "Per-tool call durations", 360)
