@@ -1,0 +1,24 @@
+"""Runs that last: a store of every run and comparison (:mod:`.store`), and their exports (:mod:`.export`) and
+comparisons (``from agent_core.history.diff import diff``: the module and its function share the name, so the package
+does not re-export it). Names load on first use, so importing the package costs nothing."""
+from __future__ import annotations
+
+import importlib
+
+__all__ = ["HISTORY_ENV", "DEFAULT_MAX_RUNS", "DEFAULT_MAX_BYTES", "StoreError", "Entry", "RunStore", "store_path",
+           "machine_info", "default_store", "check_label", "perfetto", "csv_text", "json_text"]
+
+_WHERE = {**{name: "store" for name in __all__[:11]},
+          "perfetto": "export", "csv_text": "export", "json_text": "export"}
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
