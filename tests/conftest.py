@@ -1,12 +1,21 @@
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 
 import pytest
 
 # Tests use the embedded backend only, never a real LLM the developer may have configured.
 for _name in ("AGENT_LLM_BASE_URL", "AGENT_LLM_API_KEY", "AGENT_LLM_MODEL"):
     os.environ.pop(_name, None)
+
+# The app saves every run it measures to the run history: the tests' runs (in this process and in the servers it
+# starts, which inherit the environment) go to a throwaway file, never to the user's data directory.
+_HISTORY_DIR = tempfile.mkdtemp(prefix="agent-core-test-history-")
+os.environ["AGENT_CORE_HISTORY"] = os.path.join(_HISTORY_DIR, "history.sqlite3")
+atexit.register(shutil.rmtree, _HISTORY_DIR, True)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
