@@ -14,7 +14,7 @@ import streamlit as st
 def main() -> None:
     import agent_core
     from agent_core import budget
-    from ui import widgets
+    from ui import history, widgets
     from ui.measure import engine_warming, measure_into, run_button
 
     widgets.page("Playground", "Pick the tools of an agent turn and a concurrency mode, press **Run**, and see "
@@ -36,18 +36,21 @@ def main() -> None:
                 lambda emit: agent_core.run(workload, mode, on_record=emit, **options),
                 budget.estimate_runs(workload, [{"mode": mode}], **options).checked())
 
-    if measure_into("play", "play.report", plan, start=run_button("play", "Run")):
+    measured = measure_into("play", "play.report", plan, start=run_button("play", "Run"))
+    history.save_new("play.report")     # hands a new report to the store's thread: returns at once
+    if measured:
         results(mode)       # drawn now, so the charts reach the browser without waiting for the rerun,
         st.rerun()          # which only re-enables Run
     results(mode)
 
 
 def results(mode: str) -> None:
-    from ui import charts, widgets
+    from ui import charts, history, widgets
     from ui.measure import show_error
 
     show_error("play")
     if (report := st.session_state.get("play.report")) is not None:
+        history.save_status("play.report")
         widgets.report_view(report, "play")
     else:
         st.plotly_chart(charts.placeholder("Where the time went", "Press Run to measure this workload"),

@@ -1,8 +1,6 @@
 """Compare modes: the same workload under every mode, one at a time, ranked and explained."""
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 import streamlit as st
 
@@ -12,7 +10,7 @@ def main() -> None:
     from agent_core import budget
     from agent_core.explain import explain_compare
     from agent_core.modes import MODES
-    from ui import charts, widgets
+    from ui import charts, history, widgets
     from ui.measure import engine_warming, measure_into, run_button, show_error
 
     widgets.page("Compare modes", f"The same workload under all {len(MODES)} modes, **one mode at a time** "
@@ -27,13 +25,16 @@ def main() -> None:
                 lambda emit: agent_core.compare(workload, MODES, on_record=emit, on_run=emit, **options),
                 budget.estimate_compare(workload, MODES, **options).checked())
 
-    if measure_into("compare", "compare.reports", plan, start=run_button("compare", "Run every mode")):
+    measured = measure_into("compare", "compare.reports", plan, start=run_button("compare", "Run every mode"))
+    history.save_new("compare.reports")     # the comparison, as one group; returns at once
+    if measured:
         st.rerun()
     show_error("compare")
     reports = st.session_state.get("compare.reports")
     if not reports:
         st.info("Choose a workload and press **Run every mode**.")
         return
+    history.save_status("compare.reports")
     ranked = sorted(reports, key=lambda r: r.wall_s)
     st.subheader("Ranking")
     st.dataframe(pd.DataFrame([{
@@ -50,8 +51,7 @@ def main() -> None:
     for i, r in enumerate(reports):
         cols[i % 2].plotly_chart(charts.timeline(r, title=f"{r.mode} · {r.wall_s:.2f} s", height=300),
                                  key=f"compare.timeline.{r.mode}", config={"displayModeBar": False})
-    st.download_button("Download the comparison (JSON)", json.dumps({"runs": [r.to_dict() for r in reports]}),
-                       file_name="compare.json", mime="application/json", key="compare.download")
+    history.downloads(reports, "compare", what="the comparison")
 
 
 if __name__ == "__main__":

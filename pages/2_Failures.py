@@ -1,8 +1,6 @@
 """Failures: inject a fault into one call and watch each mode's failure boundary contain it, or not."""
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 import streamlit as st
 
@@ -14,7 +12,7 @@ def main() -> None:
     from agent_core.explain import explain_failure, failure_summary
     from agent_core.faults import FAULT_KINDS
     from agent_core.modes import MODES
-    from ui import charts, widgets
+    from ui import charts, history, widgets
     from ui.measure import engine_warming, measure_into, run_button, show_error
 
     widgets.page("Failures", "Agents call tools that fail: they raise, hang, crash, eat memory or spin. Pick a "
@@ -51,13 +49,16 @@ def main() -> None:
                 budget.estimate_runs(workload, variants, timeout_s=timeout).checked(also="choose fewer modes"))
 
     start = run_button("fail", "Run the fault under every chosen mode")
-    if measure_into("fail", "fail.reports", plan, start=start):
+    measured = measure_into("fail", "fail.reports", plan, start=start)
+    history.save_new("fail.reports")
+    if measured:
         st.rerun()
     show_error("fail")
     reports = st.session_state.get("fail.reports")
     if not reports:
         st.info("Pick a fault and press **Run**. Every mode runs the same workload, one at a time.")
         return
+    history.save_status("fail.reports")
     st.subheader("What each mode did")
     rows = []
     for r in reports:
@@ -78,8 +79,7 @@ def main() -> None:
             lag = charts.loop_lag(r, height=220)
             if lag is not None:
                 st.plotly_chart(lag, key=f"fail.lag.{r.mode}", config={"displayModeBar": False})
-    st.download_button("Download these runs (JSON)", json.dumps({"runs": [r.to_dict() for r in reports]}),
-                       file_name="failures.json", mime="application/json", key="fail.download")
+    history.downloads(reports, "fail", what="these runs")
 
 
 def _colour(value) -> str:

@@ -11,7 +11,7 @@ VARIANTS = [({"mode": "asyncio"}, "sqlite3 on the loop"), ({"mode": "asyncio", "
 def main() -> None:
     import agent_core
     from agent_core import budget
-    from ui import charts, widgets
+    from ui import charts, history, widgets
     from ui.measure import engine_warming, measure_into, run_button, show_error
 
     widgets.page("Event loop", "A heartbeat task asks the event loop to wake it every 5 ms and notes how late "
@@ -42,11 +42,15 @@ def main() -> None:
                                                  on_run=emit),
                 budget.estimate_runs(workload, variants, timeout_s=float(timeout)).checked())
 
-    if measure_into("loop", "loop.reports" if job == "modes" else "loop.sqlite_reports", plan, start=job):
+    measured = measure_into("loop", "loop.reports" if job == "modes" else "loop.sqlite_reports", plan, start=job)
+    for key in ("loop.reports", "loop.sqlite_reports"):
+        history.save_new(key)
+    if measured:
         st.rerun()
     show_error("loop")
     reports = state.get("loop.reports")
     if reports:
+        history.save_status("loop.reports")
         cols = st.columns(2)
         for col, r in zip(cols, reports, strict=False):
             with col:
@@ -63,9 +67,11 @@ def main() -> None:
                         f"({', '.join(sorted({t.tool for t in blocked}))}) and the heartbeat was up to "
                         f"{a.loop_lag_max_ms:.0f} ms late. In **hybrid** the same calls ran on threads and processes: "
                         f"the heartbeat was never more than {h.loop_lag_max_ms:.0f} ms late.")
+        history.downloads(reports, "loop", what="these runs")
     sqlite = state.get("loop.sqlite_reports")
     if sqlite:
         st.subheader("Three ways to write to SQLite from an event loop")
+        history.save_status("loop.sqlite_reports")
         labels = [label for _, label in VARIANTS]
         st.plotly_chart(charts.lag_overlay(sqlite, labels, "Heartbeat while 6 memory writes and 6 searches run"),
                         key="loop.sqlite.lag", config={"displayModeBar": False})
@@ -76,6 +82,7 @@ def main() -> None:
                                    for r, label in zip(sqlite, labels, strict=True)]), hide_index=True)
         st.caption("sqlite3 on the loop blocks it for every commit; aiosqlite runs the same statements on a thread of "
                    "its own and awaits them; the hybrid mode hands the blocking call to a thread pool.")
+        history.downloads(sqlite, "loop.sqlite", what="these three runs")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from agent_core.catalog import CATALOG
 from agent_core.explain import explain_run
 from agent_core.modes import get_mode
 from agent_core.presets import DEFAULT_PRESET, PRESETS
-from ui import charts, own_tools
+from ui import charts, history, own_tools
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LATENCY_PARAMS = {"web_search": "latency_ms", "vector_lookup": "latency_ms", "legacy_sdk": "latency_ms",
@@ -30,7 +30,7 @@ PAGES = (("app.py", "Playground", ":material/bolt:"), ("pages/1_Compare.py", "Co
          ("pages/2_Failures.py", "Failures", ":material/crisis_alert:"),
          ("pages/3_Event_loop.py", "Event loop", ":material/monitor_heart:"),
          ("pages/4_Scaling.py", "Scaling", ":material/trending_up:"),
-         ("pages/5_Guide.py", "Guide", ":material/explore:"))
+         ("pages/5_Guide.py", "Guide", ":material/explore:"), ("pages/6_History.py", "History", ":material/history:"))
 
 
 def navigation() -> None:
@@ -166,7 +166,8 @@ def show_code(mode: str) -> None:
 
 
 def report_view(r: agent_core.RunReport, key: str) -> None:
-    """Everything a run showed: metrics, the design card's chart, the timeline, the explanation, the data."""
+    """Everything a run showed: metrics, the design card's chart, the timeline, the explanation, the data and
+    its exports."""
     when = datetime.datetime.fromtimestamp(r.started_at).strftime("%H:%M:%S.%f")[:-3]
     st.caption(f"Measured at {when} · {len(r.tasks)} calls · {r.mode} · set-up before the clock "
                f"{1000 * r.setup_s:.0f} ms · {r.cores} cores")
@@ -183,5 +184,4 @@ def report_view(r: agent_core.RunReport, key: str) -> None:
     st.markdown(" ".join(explain_run(r)))
     with st.expander("Records"):
         st.dataframe(records_frame(r), hide_index=True)
-    st.download_button("Download this run (JSON)", json.dumps(r.to_dict(), indent=1), file_name=f"run-{r.mode}.json",
-                       mime="application/json", key=f"{key}.download")
+    history.downloads(r, key)
