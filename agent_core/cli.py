@@ -23,6 +23,9 @@ from .modes import BASELINE, get_mode
 from .records import RunReport
 from .workload import MAX_CALLS, ON_ERROR, TIMEOUT_RANGE, Workload, parse_faults, parse_param_assignments
 
+HISTORY_ENV = "AGENT_CORE_HISTORY"          # as agent_core.history.store: the parser must not import the store
+EXPORT_FORMATS = ("perfetto", "csv", "json")
+
 MAX_ERROR_CHARS = 400          # an error line is one short line, whatever the input it names
 _LONG_QUOTED = re.compile(r"'([^']{80,})'")       # a value argparse quotes in its message: cut like ours
 _LONG_WORD = re.compile(r"[^\s']{80,}")              # and one it does not quote ("unrecognized arguments: ...")
@@ -127,6 +130,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="keep-going (gather with return_exceptions) or cancel-siblings (TaskGroup)")
         q.add_argument("--async-twins", action="store_true",
                        help="asyncio mode: await a blocking tool's async twin where it has one (aiosqlite)")
+        q.add_argument("--save", action="store_true",
+                       help=f"save the run (a comparison: all its runs) in the history ({HISTORY_ENV})")
+        q.add_argument("--label", metavar="L", help="with --save: a name to find it by (history show/diff/export L)")
         tools_from(q)
 
     described = {"epilog": _modes_help(), "formatter_class": argparse.RawDescriptionHelpFormatter}
@@ -149,7 +155,38 @@ def _parser() -> argparse.ArgumentParser:
     classify.add_argument("--runs", type=_int, default=3, help="runs of each tool alone (1..10, default 3)")
     classify.add_argument("--param", action="append", metavar="TOOL.NAME=VALUE", help="override a tool parameter")
     classify.add_argument("--json", action="store_true", help='print {"tools": [{name, kind, declared, evidence}]}')
+    _history_parser(sub)
     return p
+
+
+def _history_parser(sub) -> None:
+    h = sub.add_parser("history", help=f"saved runs: list, show, diff, export, import, delete (the store is "
+                                       f"{HISTORY_ENV}: a path, or off)",
+                       description="Runs saved with --save (and imported ones). REF is a run's id, or a label: a "
+                                   "label names everything saved with it (one run, or a comparison's runs).")
+    hs = h.add_subparsers(dest="history", required=True, parser_class=_Parser)
+    ls = hs.add_parser("list", help="saved runs, newest first")
+    ls.add_argument("--mode", choices=registry.MODES, metavar="MODE", help="only this mode")
+    ls.add_argument("--label", help="only runs with this label")
+    ls.add_argument("--spec", metavar="SPEC", help="only this workload, e.g. web_search:5")
+    ls.add_argument("--machine", metavar="HOST", help="only runs measured on this host")
+    ls.add_argument("--limit", type=_int, default=50, help="at most this many (default 50)")
+    ls.add_argument("--json", action="store_true", help='print {"runs": [entry, ...]}')
+    show = hs.add_parser("show", help="one saved run (or a label's comparison) as run/compare print it")
+    show.add_argument("ref", metavar="REF")
+    show.add_argument("--json", action="store_true", help="print the report(s) as run/compare --json, with 'history'")
+    diff = hs.add_parser("diff", help="compare two saved runs, in sentences computed from their numbers")
+    diff.add_argument("a", metavar="A")
+    diff.add_argument("b", metavar="B")
+    export = hs.add_parser("export", help="write a saved run (or a label's comparison) to stdout")
+    export.add_argument("--format", required=True, choices=EXPORT_FORMATS,
+                        help="perfetto (a trace ui.perfetto.dev opens), csv (one row per call) or json")
+    export.add_argument("ref", metavar="REF")
+    imp = hs.add_parser("import", help="save a JSON report downloaded elsewhere (run/compare --json, export json)")
+    imp.add_argument("file", metavar="FILE", help="the JSON file, or - for stdin")
+    imp.add_argument("--label", metavar="L", help="a name to find it by")
+    delete = hs.add_parser("delete", help="delete saved runs")
+    delete.add_argument("ids", metavar="ID", type=_int, nargs="+")
 
 
 # -- human output ------------------------------------------------------------------------------------------
@@ -296,6 +333,138 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- history -----------------------------------------------------------------------------------------------
+
+def _store():
+    """The history store, or BadInput when it is off; a file set aside on opening is said once, on stderr."""
+    from .history.store import default_store
+    store = default_store()
+    if store is None:
+        raise BadInput(f"history is off ({HISTORY_ENV}=off)")
+    _say_warning(store)
+    return store
+
+
+def _say_warning(store) -> None:
+    if store.warning:
+        print(f"python -m agent_core: warning: {store.warning}", file=sys.stderr)
+        store.warning = None
+
+
+def _ids(ids: list[int]) -> str:
+    return f"run {ids[0]}" if len(ids) == 1 else f"runs {ids[0]}–{ids[-1]} (one comparison)"
+
+
+def _save(store, reports: RunReport | list[RunReport], label: str | None) -> None:
+    """After the run is shown: save it; a failure is one line and the command still succeeds."""
+    from .history.store import StoreError
+    try:
+        ids = store.save(reports, label)
+    except StoreError as exc:
+        print(f"python -m agent_core: the run is shown but not saved: {shown(exc, MAX_ERROR_CHARS)}", file=sys.stderr)
+    else:
+        print(f"saved as {_ids(ids)}" + (f" with label {shown(label, quote=True)}" if label else ""), file=sys.stderr)
+    _say_warning(store)
+
+
+def _when(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+
+
+def _machine(m: dict) -> str:
+    if not m.get("hostname"):
+        return f"{m.get('cores') or '?'} cores (imported)"
+    gil = "" if m.get("gil") is not False else " · no GIL"
+    return f"{m['hostname']} · {m.get('cores')} cores · Python {m.get('python')}{gil}"
+
+
+def _print_entries(entries) -> None:
+    if not entries:
+        print("no saved runs (save one with run --save, or history import FILE)")
+        return
+    rows = [["id", "saved", "label", "mode", "workload", "wall s", "ok", "machine", "version", "source"]]
+    for e in entries:
+        rows.append([str(e.id), _when(e.saved_at), shown(e.label or "—", 30), e.mode, shown(e.spec, 40),
+                     f"{e.wall_s:.3f}", f"{e.ok_calls}/{e.n_calls}", _machine(e.machine), shown(e.version, 20),
+                     e.source + (f" · cmp {e.group[:6]}" if e.group else "")])
+    print(_table(rows, right={0, 5, 6}))
+
+
+def _saved_line(e) -> str:
+    label = f" · label {shown(e.label, quote=True)}" if e.label else ""
+    return (f"run {e.id}{label} · saved {_when(e.saved_at)} · {_machine(e.machine)} · agent_core {e.version} · "
+            f"{e.source}")
+
+
+def _one_run(store, ref: str):
+    saved = store.get_saved(ref)
+    if len(saved) > 1:
+        raise BadInput(f"{shown(ref, quote=True)} names a comparison of {len(saved)} runs (ids {saved[0][0].id}.."
+                       f"{saved[-1][0].id}): give one run's id")
+    return saved[0]
+
+
+def _read_import(path: str) -> bytes:
+    from .history._importing import MAX_IMPORT_BYTES
+    where = shown(path, quote=True)
+    try:
+        if path == "-":
+            data = sys.stdin.buffer.read(MAX_IMPORT_BYTES + 1)
+        else:
+            if not os.path.isfile(path):
+                raise BadInput(f"FILE {where} is not a file: give a JSON report saved with run/compare --json")
+            with open(path, "rb") as f:
+                data = f.read(MAX_IMPORT_BYTES + 1)
+    except OSError as exc:
+        raise BadInput(f"FILE {where} cannot be read: {shown(exc.strerror or exc)}") from None
+    return data
+
+
+def _history(args: argparse.Namespace) -> int:
+    store = _store()
+    if args.history == "list":
+        entries = store.list(mode=args.mode, spec=args.spec, label=args.label, machine=args.machine,
+                             limit=args.limit)
+        if args.json:
+            print(json.dumps({"runs": [e.to_dict() for e in entries]}))
+        else:
+            _print_entries(entries)
+    elif args.history == "show":
+        saved = store.get_saved(args.ref)
+        if args.json:
+            runs = [{**r.to_dict(), "history": e.to_dict()} for e, r in saved]
+            print(json.dumps(runs[0] if len(runs) == 1 else {"runs": runs}))
+        else:
+            for e, _ in saved:
+                print(_saved_line(e))
+            print()
+            _print_run(saved[0][1]) if len(saved) == 1 else _print_compare([r for _, r in saved])
+    elif args.history == "diff":
+        from .history.diff import diff
+        (ea, a), (eb, b) = _one_run(store, args.a), _one_run(store, args.b)
+        names = [e.label if e.label and ea.label != eb.label else f"run {e.id}" for e in (ea, eb)]
+        print(f"A = {_saved_line(ea)}\nB = {_saved_line(eb)}\n")
+        for sentence in diff(a, b, *names, a_entry=ea.to_dict(), b_entry=eb.to_dict()):
+            print(textwrap.fill(sentence, 110, subsequent_indent="  "))
+    elif args.history == "export":
+        from .history import export
+        reports = [r for _, r in store.get_saved(args.ref)]
+        what = reports[0] if len(reports) == 1 else reports
+        text = {"perfetto": lambda: json.dumps(export.perfetto(what)), "csv": lambda: export.csv_text(what),
+                "json": lambda: export.json_text(what)}[args.format]()
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    elif args.history == "import":
+        ids = store.import_json(_read_import(args.file), args.label)
+        print(f"imported as {_ids(ids)}" + (f" with label {shown(args.label, quote=True)}" if args.label else ""))
+    else:
+        for run_id in args.ids:             # all there, or nothing deleted: BadInput names the missing id
+            store.get(run_id)
+        n = store.delete(args.ids)
+        print(f"deleted {n} run{'s' if n != 1 else ''}")
+    _say_warning(store)
+    return 0
+
+
 # -- entry point -------------------------------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> int:
@@ -314,12 +483,23 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "bench":
             return _bench(args)
+        if args.command == "history":
+            return _history(args)
         workload = Workload.parse(args.tools, parse_param_assignments(args.param), parse_faults(args.fault))
+        store = None
+        if args.label is not None and not args.save:
+            raise BadInput(f"--label {shown(args.label, quote=True)} needs --save (nothing is saved without it)")
+        if args.save:                   # refused before the run, not after it
+            from .history.store import check_label
+            check_label(args.label)
+            store = _store()
         common = {"workers": args.workers, "timeout_s": args.timeout_s, "seed": args.seed, "on_error": args.on_error,
                   "async_twins": args.async_twins}
         if args.command == "run":
             report = api.run(workload, args.mode, **common)
-            print(json.dumps(report.to_dict())) if args.json else _print_run(report)
+            print(json.dumps(report.to_dict()), flush=True) if args.json else _print_run(report)
+            if store:
+                _save(store, report, args.label)
         else:
             allowed = ", ".join(registry.MODES)
             modes = [m.strip() for m in args.modes.split(",") if m.strip()]
@@ -329,7 +509,10 @@ def main(argv: list[str] | None = None) -> int:
                 if m not in registry.MODES:
                     raise BadInput(f"unknown mode {shown(m, quote=True)} in --modes: allowed are {allowed}")
             reports = api.compare(workload, modes, **common)
-            print(json.dumps({"runs": [r.to_dict() for r in reports]})) if args.json else _print_compare(reports)
+            print(json.dumps({"runs": [r.to_dict() for r in reports]}), flush=True) if args.json else (
+                _print_compare(reports))
+            if store:
+                _save(store, reports, args.label)
         return 0
     except BadInput as exc:             # one short line, even from a message that echoes a long value
         print(f"python -m agent_core: error: {shown(exc, MAX_ERROR_CHARS)}", file=sys.stderr)

@@ -61,6 +61,34 @@ def _row(report: RunReport, label: str | None, group: str | None, source: str, m
             "source": source, "report": json.dumps(report.to_dict(), separators=(",", ":"))}
 
 
+def _rows(batch: list[tuple[RunReport, dict | None]], label: str | None, source: str) -> list[dict]:
+    """The rows of one save: a comparison's runs share a group; an import keeps what its file says of each run's
+    machine and version (else unknown)."""
+    if not batch or not all(isinstance(r, RunReport) for r, _ in batch):
+        raise BadInput("save takes a RunReport or a non-empty list of them")
+    group = uuid.uuid4().hex if len(batch) > 1 else None
+    now, here, version = time.time(), machine_info(), app_version()
+    rows = []
+    for report, saved in batch:
+        machine, ver = here, version
+        if saved is not None:
+            machine = saved.get("machine") if isinstance(saved.get("machine"), dict) else {
+                "cores": report.cores, "python": None, "gil": None, "platform": None, "hostname": None}
+            ver = saved["version"] if isinstance(saved.get("version"), str) else "unknown"
+        rows.append(_row(report, label, group, source, machine, ver, now))
+    return rows
+
+
+def _where(ref: int | str) -> tuple[str, tuple, str]:
+    """The SQL condition for a reference (an id, or the newest run with a label), and what to say if none."""
+    if isinstance(ref, int) and not isinstance(ref, bool) or isinstance(ref, str) and ref.strip().isdigit():
+        return "id = ?", (int(ref),), f"no saved run has id {shown(ref)}"
+    if isinstance(ref, str) and ref.strip():
+        return ("id = (SELECT max(id) FROM runs WHERE label = ?)", (ref.strip(),),
+                f"no saved run has id or label {shown(ref, quote=True)}")
+    raise BadInput(f"{shown(ref, quote=True)} is not a run: give its id (a number) or its label")
+
+
 class RunStore:
     """One history file. Each operation opens its own connection on the store's loop thread."""
 
@@ -123,19 +151,7 @@ class RunStore:
         return self._submit(self._save([(r, None) for r in batch], label, "local"))
 
     async def _save(self, batch: list[tuple[RunReport, dict | None]], label: str | None, source: str) -> list[int]:
-        label = check_label(label)
-        if not batch or not all(isinstance(r, RunReport) for r, _ in batch):
-            raise BadInput("save takes a RunReport or a non-empty list of them")
-        group = uuid.uuid4().hex if len(batch) > 1 else None
-        now, here, version = time.time(), machine_info(), app_version()
-        rows = []
-        for report, saved in batch:
-            machine, ver = here, version
-            if saved is not None:           # imported: what the file says of it, else unknown
-                machine = saved.get("machine") if isinstance(saved.get("machine"), dict) else {
-                    "cores": report.cores, "python": None, "gil": None, "platform": None, "hostname": None}
-                ver = saved["version"] if isinstance(saved.get("version"), str) else "unknown"
-            rows.append(_row(report, label, group, source, machine, ver, now))
+        rows = _rows(batch, check_label(label), source)
         return await self._op(lambda db: _db.insert(db, rows, self.max_runs, self.max_bytes), "save to")
 
     def import_json(self, text: str | bytes, label: str | None = None) -> list[int]:
@@ -160,14 +176,6 @@ class RunStore:
         rows = self._call(self._op(lambda db: _db.select(db, sql, (*params, max(0, int(limit)))), "read", True))
         return [_db.entry(r) for r in rows]
 
-    def _resolve_sql(self, ref: int | str) -> tuple[str, tuple, str]:
-        if isinstance(ref, int) and not isinstance(ref, bool) or isinstance(ref, str) and ref.strip().isdigit():
-            return "id = ?", (int(ref),), f"no saved run has id {shown(ref)}"
-        if isinstance(ref, str) and ref.strip():
-            return ("id = (SELECT max(id) FROM runs WHERE label = ?)", (ref.strip(),),
-                    f"no saved run has id or label {shown(ref, quote=True)}")
-        raise BadInput(f"{shown(ref, quote=True)} is not a run: give its id (a number) or its label")
-
     def _fetch(self, where: str, params: tuple, order: str = "") -> list[tuple[Entry, RunReport]]:
         sql = f"SELECT {_db.COLUMNS}, report FROM runs WHERE {where} {order}"
         rows = self._call(self._op(lambda db: _db.select(db, sql, params), "read", True))
@@ -175,7 +183,7 @@ class RunStore:
 
     def get(self, ref: int | str) -> tuple[Entry, RunReport]:
         """A run by id, or the newest run with a label: BadInput if there is none."""
-        where, params, missing = self._resolve_sql(ref)
+        where, params, missing = _where(ref)
         found = self._fetch(where, params)
         if not found:
             raise BadInput(self._missing(missing))
