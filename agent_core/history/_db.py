@@ -39,8 +39,8 @@ COLUMNS = "id, saved_at, label, mode, spec, wall_s, n_calls, ok_calls, machine, 
 
 _CORRUPT, _NOTADB = 11, 26
 _REASONS = {3: "permission denied", 5: f"another process kept it locked for more than {BUSY_S:g} s",
-            8: "its location is read-only", 10: "the disk refused a read or write (disk I/O error)",
-            13: "the disk is full", 14: "the file cannot be opened or created there"}
+            8: "its location is read-only", 10: "the disk refused a write or a read (a full disk? disk I/O error)",
+            13: "the disk is full", 14: "the file cannot be opened or created there (a read-only or missing place?)"}
 
 
 class Foreign(Exception):
