@@ -26,13 +26,10 @@ import json
 import math
 
 from ..errors import BadInput
-from ..lanes import LANES
+from ..lanes import LANES, lane_class
 from ..modes import get_mode
 from ..records import RunReport, TaskRecord
 
-# lane name (:data:`agent_core.lanes.LANES`) -> the words a lane group is called by in a trace
-LANE_WORDS = {"here": "caller", "loop": "event loop", "thread": "thread pool", "pool": "process pool",
-              "child": "children", "dask": "dask"}
 LOOP_LANE = "loop"
 UNROUTED = "calls"              # the group of a call whose mode or kind this process does not know
 CSV_COLUMNS = ("mode", "id", "tool", "kind", "worker", "start_s", "end_s", "duration_s", "cpu_s", "status", "error")
@@ -49,8 +46,8 @@ def _reports(report: RunReport | list[RunReport]) -> list[RunReport]:
 
 
 def lane_words(lane: str) -> str:
-    """The words for a lane group: from :data:`LANE_WORDS`, else the lane's own name."""
-    return LANE_WORDS.get(lane, lane)
+    """The words for a lane group: the lane's ``title`` (:data:`agent_core.lanes.LANES`), else its name."""
+    return (lane_class(lane).title or lane) if lane in LANES else lane
 
 
 def route(report: RunReport, task: TaskRecord) -> str:

@@ -55,9 +55,11 @@ class Lane:
     """Defaults shared by every lane. ``in_process``: a call here runs in this process (a crash in it takes
     the caller down, so such runs are hosted in a sacrificial child). ``remote``: a call here runs in
     another process and gets a context without this process's clients. ``where``: the words for a call
-    that overran its timeout here because nothing could interrupt it (None: the lane interrupts it)."""
+    that overran its timeout here because nothing could interrupt it (None: the lane interrupts it).
+    ``title``: what a group of such lanes is called in words (a trace's process names)."""
 
     name = ""
+    title = ""
     in_process = True
     remote = False
     where: str | None = None

@@ -15,6 +15,7 @@ from . import Job, Lane
 
 class HereLane(Lane):
     name = "here"
+    title = "caller"
     where = "in its own thread"
 
     def run(self, job: Job) -> Outcome:

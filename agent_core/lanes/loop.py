@@ -20,6 +20,7 @@ from . import Job, Lane
 
 class LoopLane(Lane):
     name = "loop"
+    title = "event loop"
     where = "on the event loop's thread"
 
     def __init__(self, size: int | None = None, options=None) -> None:

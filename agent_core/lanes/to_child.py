@@ -21,6 +21,7 @@ DEFAULT_CHILDREN = 8
 
 class ChildLane(Lane):
     name = "child"
+    title = "children"
     in_process = False
     remote = True
     where = "in its child"

@@ -93,6 +93,7 @@ class DaskLane(Lane):
     """
 
     name = "dask"
+    title = "dask"
     in_process = False          # a crash on a worker never takes this process down
     remote = True               # calls get a context without this process's clients
     where = None                # no call comes back ok past its timeout: the lane reports the timeout itself

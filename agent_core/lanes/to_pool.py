@@ -31,6 +31,7 @@ from . import Job, Lane
 
 class PoolLane(Lane):
     name = "pool"
+    title = "process pool"
     in_process = False
     remote = True
 

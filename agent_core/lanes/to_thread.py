@@ -26,6 +26,7 @@ DEFAULT_THREADS = 32
 
 class ThreadLane(Lane):
     name = "thread"
+    title = "thread pool"
     where = "in its own thread"
     default_size = DEFAULT_THREADS
 
