@@ -3,6 +3,9 @@ on one shared time axis. The server's store is a file of this test's own (AGENT_
 from __future__ import annotations
 
 import concurrent.futures
+import csv
+import io
+import json
 import os
 
 import pytest
@@ -11,6 +14,7 @@ from playwright.sync_api import expect
 import agent_core
 from agent_core.history import RunStore
 
+from .perfetto_check import check_trace
 from .streamlit_server import ROOT, streamlit_server
 
 pytestmark = pytest.mark.browser
@@ -31,6 +35,13 @@ AXES = """() => {
         name: k, range: gd._fullLayout[k].range, matches: gd._fullLayout[k].matches || null,
         bars: bars[k] || 0}));
 }"""
+
+
+def download(page, label: str) -> str:
+    with page.expect_download() as done:
+        page.get_by_role("button", name=label).click()
+    with open(done.value.path(), encoding="utf-8") as f:
+        return f.read()
 
 
 def test_two_saved_runs_side_by_side_on_one_time_axis(browser, tmp_path):
@@ -67,6 +78,12 @@ def test_two_saved_runs_side_by_side_on_one_time_axis(browser, tmp_path):
         page.wait_for_function(f"({AXES})()[0].range[0] > 1")
         zoomed = page.evaluate(AXES)
         assert zoomed[0]["range"][1] < end and all(x["range"] == zoomed[0]["range"] for x in zoomed), zoomed
+        # the exports, built when clicked: a trace Perfetto opens, and one CSV row per call
+        trace = json.loads(download(page, "Download both runs (Perfetto trace)"))
+        check_trace(trace)
+        assert sum(e["ph"] == "X" for e in trace["traceEvents"]) == len(a.tasks) + len(b.tasks)
+        rows = list(csv.DictReader(io.StringIO(download(page, "Download both runs (CSV of calls)"))))
+        assert sorted((r["mode"], r["id"]) for r in rows) == sorted([(r.mode, t.id) for r in (a, b) for t in r.tasks])
         assert page.get_by_test_id("stException").count() == 0
         page.screenshot(path=os.path.join(ARTIFACTS, "history-pair.png"), full_page=True)
         page.close()
