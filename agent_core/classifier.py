@@ -94,7 +94,6 @@ class _Context:
         self.fields: dict = {}
         self.sync_http = None
         self.tmp: str | None = None
-        self.count = 0
 
     def __enter__(self) -> _Context:
         from .backend import ensure_backend
@@ -121,10 +120,11 @@ class _Context:
 
     def ctx(self, name: str, http=None):
         from .tools import ToolContext
-        self.count += 1
         spec = CATALOG[name]
         fields = self.fields if spec.uses_llm else {k: v for k, v in self.fields.items() if not k.startswith("llm_")}
-        return ToolContext(f"{name}#{self.count}", seed=0, timeout_s=self.timeout_s, origin=spec.origin,
+        # one call id, so one seed, for every call of a tool: a tool whose behaviour depends on its seed (a
+        # seeded stall, jitter) behaves the same alone, in the pair and on the loop, and the figures compare
+        return ToolContext(f"{name}#1", seed=0, timeout_s=self.timeout_s, origin=spec.origin,
                            http=http if http is not None else self.sync_http, **fields)
 
 

@@ -156,7 +156,7 @@ def test_tools_nobody_declared_are_classified_from_what_they_do(tmp_path):
     assert verdicts["awaits"].evidence["coroutine"] and verdicts["awaits"].evidence["cpu_share"] < 0.5
     assert verdicts["sleeps"].evidence["two_in_threads_x"] < 1.5, "two sleeps overlap in threads"
     assert verdicts["sleeps"].evidence["loop_lag_ms"] >= 100, "…but one freezes an event loop"
-    assert verdicts["spins"].evidence["gil_held"] >= 0.5 and verdicts["spins"].evidence["cpu_share"] > 0.8
+    assert verdicts["spins"].evidence["gil_held"] >= 0.5 and verdicts["spins"].evidence["cpu_share"] >= 0.5
     assert verdicts["sleeps"].evidence["gil_held"] < 0.5 and verdicts["awaits"].evidence["gil_held"] < 0.5
     assert not any(v.contradicts or v.declared for v in verdicts.values())
 
