@@ -14,13 +14,15 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from agent_core.modes import BASELINE, MODES, in_process_kinds
+from ui import widgets
 
 from .streamlit_server import ROOT, streamlit_server
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = os.path.join(ROOT, "test-artifacts")
-DEEP_LINKS = {"/": "Playground", "/Compare": "Compare modes", "/Failures": "Failures", "/Event_loop": "Event loop",
-              "/Scaling": "Scaling", "/Guide": "Guide"}
+# each page of the app's one list, by the URL Streamlit gives it ("pages/1_Compare.py" -> "/Compare")
+DEEP_LINKS = {("/" if path == "app.py" else "/" + os.path.basename(path)[:-3].split("_", 1)[1]): label
+              for path, label, _ in widgets.PAGES}
 
 
 @pytest.fixture(scope="module")

@@ -12,12 +12,12 @@ import agent_core
 from agent_core.explain import failure_summary
 from agent_core.modes import BASELINE, MODES, get_mode, in_process_kinds
 from ui import measure as measuring
+from ui import widgets
 
 from .conftest import ROOT
 
 APP = os.path.join(ROOT, "app.py")
-PAGES = ["app.py", "pages/1_Compare.py", "pages/2_Failures.py", "pages/3_Event_loop.py", "pages/4_Scaling.py",
-         "pages/5_Guide.py"]
+PAGES = [path for path, _, _ in widgets.PAGES]            # the app's one list of pages
 
 
 def open_page(page: str, timeout: float = 120) -> AppTest:

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from agent_core import usertools
 from agent_core.catalog import CATALOG, KINDS
-from ui import charts, own_tools
+from ui import charts, own_tools, widgets
 
 from .conftest import ROOT
 
@@ -20,8 +20,7 @@ APP = os.path.join(ROOT, "app.py")
 EXAMPLE = os.path.join(ROOT, "examples", "my_tools.py")
 YOURS = ["fetch_ticket", "crm_lookup", "score_reply", "flaky_search"]
 DECLARED = {"fetch_ticket": "io", "crm_lookup": "blocking", "score_reply": "cpu", "flaky_search": "io"}
-PAGES = ["app.py", "pages/1_Compare.py", "pages/2_Failures.py", "pages/3_Event_loop.py", "pages/4_Scaling.py",
-         "pages/5_Guide.py"]
+PAGES = [path for path, _, _ in widgets.PAGES]            # the app's one list of pages
 
 
 def _unregister(names: list[str]) -> None:
@@ -70,8 +69,10 @@ def figures(at: AppTest) -> list[dict]:
 
 
 def typed_inputs(at: AppTest) -> list:
-    """Anything a visitor could type a path or code into."""
-    return [*at.text_input, *at.text_area, *at.chat_input, *at.get("file_uploader")]
+    """Anything a visitor could type a path or code into. An uploader of JSON reports (History's import) takes
+    data that the store parses and checks, never code: any other uploader counts."""
+    uploads = [u for u in at.get("file_uploader") if list(u.proto.type) != [".json"]]
+    return [*at.text_input, *at.text_area, *at.chat_input, *uploads]
 
 
 def test_every_picker_offers_your_tools_and_the_guide_files_them_under_their_kinds(tools_from):
