@@ -55,6 +55,7 @@ def _name(entry) -> str:
 def _import(store) -> None:
     """A JSON report measured elsewhere → the store (bounded size, parsed and validated by the store): one line."""
     from agent_core import BadInput
+    from ui import history
     from ui.history import MAX_UPLOAD_MB
     state = st.session_state
     with st.expander("Import a report measured elsewhere (JSON)", expanded=bool(state.get("hist.import_note"))):
@@ -72,6 +73,7 @@ def _import(store) -> None:
                 except UnicodeDecodeError:
                     raise BadInput(f"{upload.name} is not UTF-8 text; expected a JSON report") from None
                 ids = store.import_json(text)
+                history.mark_yours(ids)
             except BadInput as exc:
                 state["hist.import_note"] = ("error", f"Nothing imported: {exc}")
             else:
@@ -129,6 +131,7 @@ def _from_url() -> tuple[tuple[int, ...], str | None]:
 def _pick(store, entries: list) -> list[int]:
     """Which runs are open: the multiselect, initialised from (and kept in) the address."""
     from agent_core import BadInput
+    from ui import history
     state = st.session_state
     wanted, bad = _from_url()
     if bad:
@@ -148,8 +151,12 @@ def _pick(store, entries: list) -> list[int]:
     left, right = st.columns([4, 1])
     picked = left.multiselect("Open one run, or pick two to see them side by side", options, key=PICK,
                               format_func=labels.get, max_selections=2, placeholder="choose runs")
-    right.button("Delete the picked runs", key="hist.delete", disabled=not picked, on_click=_delete,
-                 args=(store, list(picked)), help="removes them from the history file; this cannot be undone")
+    own = history.yours(picked)         # the app is shared: a visitor deletes only what their session saved
+    right.button("Delete the picked runs", key="hist.delete", disabled=not picked or not own, on_click=_delete,
+                 args=(store, list(picked)),
+                 help="removes them from the history file; this cannot be undone" if own else
+                 "only runs this session saved or imported can be deleted here (the history is shared by everyone "
+                 "using this app); locally: python -m agent_core history delete ID")
     if note := state.pop("hist.deleted", None):
         st.success(note)
     query = {"run": str(picked[0])} if len(picked) == 1 else {"a": str(picked[0]), "b": str(picked[1])} if picked \

@@ -199,7 +199,7 @@ def test_two_runs_side_by_side_on_one_shared_time_axis_with_the_differences_in_s
     assert not at.exception and not at.error
 
 
-def test_picking_runs_keeps_the_address_and_delete_removes_them(store):
+def test_picking_runs_keeps_the_address(store):
     (ia,), (ib,) = store.save(measured("threads")), store.save(measured("sequential"))
     at = open_page(HISTORY)
     at.multiselect(key="hist.pick").select(ia).run()
@@ -208,9 +208,23 @@ def test_picking_runs_keeps_the_address_and_delete_removes_them(store):
     assert (at.query_params["a"], at.query_params["b"]) == (str(ia), str(ib)) and "run" not in at.query_params
     at.multiselect(key="hist.pick").unselect(ia).run()
     assert at.query_params["run"] == str(ib)
+    assert at.button(key="hist.delete").disabled, "runs this session did not save are not a visitor's to delete"
+
+
+def test_a_visitor_deletes_the_runs_their_own_session_saved_and_only_those(store):
+    (other,) = store.save(measured("sequential"))          # another visitor's run, or one saved from the CLI
+    at = open_page("app.py")
+    playground_run(at)
+    saved(at, "play.report")
+    (mine,) = at.session_state["play.report.saved"][1].result()
+    at.switch_page(HISTORY).run()
+    at.multiselect(key="hist.pick").select(other).run()
+    assert at.button(key="hist.delete").disabled
+    at.multiselect(key="hist.pick").unselect(other).select(mine).run()
+    assert not at.button(key="hist.delete").disabled
     at.button(key="hist.delete").click().run()
-    assert [e.id for e in store.list()] == [ia]
-    assert at.success[0].value == f"Deleted 1 run: #{ib}" and list(table(at)["run"]) == [ia]
+    assert [e.id for e in store.list()] == [other]
+    assert at.success[0].value == f"Deleted 1 run: #{mine}" and list(table(at)["run"]) == [other]
     assert at.multiselect(key="hist.pick").value == [] and "run" not in at.query_params
 
 

@@ -48,6 +48,17 @@ def save_new(result_key: str) -> None:
     state[f"{result_key}.saved"] = (result, future, why)
 
 
+YOURS = "hist.yours"        # the ids this session saved or imported: the only runs a visitor may delete
+
+
+def mark_yours(ids) -> None:
+    st.session_state[YOURS] = set(st.session_state.get(YOURS, set())) | set(ids)
+
+
+def yours(ids) -> bool:
+    return set(ids) <= set(st.session_state.get(YOURS, set()))
+
+
 def _outcome(future: concurrent.futures.Future) -> tuple[list[int] | None, str | None]:
     exc = future.exception()
     if exc is None:
@@ -67,6 +78,7 @@ def save_status(result_key: str) -> None:
     if future is not None:
         ids, why = _outcome(future)
         if ids:
+            mark_yours(ids)
             if len(ids) == 1:
                 query = {"run": str(ids[0])}
             else:                           # a comparison: its first run (the baseline) beside its fastest
