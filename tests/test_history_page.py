@@ -263,7 +263,8 @@ def test_an_imported_report_is_compared_with_a_local_run_and_a_bad_file_changes_
 
 def test_the_only_thing_a_visitor_can_hand_the_history_page_is_a_bounded_json_file(store):
     at = open_page(HISTORY)
-    (uploader,) = typed_inputs(at)
+    assert typed_inputs(at) == [], "nothing to type a path or code into"
+    (uploader,) = at.get("file_uploader")
     assert uploader.allowed_type == [".json"] and uploader.proto.max_upload_size_mb == MAX_UPLOAD_MB
 
 
