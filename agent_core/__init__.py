@@ -12,7 +12,7 @@ tool module do not pay for the whole engine.
 """
 from __future__ import annotations
 
-import importlib
+from ._lazy import exports
 
 __all__ = [
     "run", "arun", "compare", "run_many", "warm_up", "abandoned_calls", "MODES",
@@ -32,13 +32,4 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str):
-    if name in _WHERE:
-        value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = exports(__name__, _WHERE)

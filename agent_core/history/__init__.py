@@ -3,7 +3,7 @@ comparisons (``from agent_core.history.diff import diff``: the module and its fu
 does not re-export it). Names load on first use, so importing the package costs nothing."""
 from __future__ import annotations
 
-import importlib
+from .._lazy import exports
 
 __all__ = ["HISTORY_ENV", "DEFAULT_MAX_RUNS", "DEFAULT_MAX_BYTES", "StoreError", "Entry", "RunStore", "store_path",
            "machine_info", "default_store", "check_label", "perfetto", "csv_text", "json_text"]
@@ -12,13 +12,4 @@ _WHERE = {**{name: "store" for name in __all__[:11]},
           "perfetto": "export", "csv_text": "export", "json_text": "export"}
 
 
-def __getattr__(name: str):
-    if name in _WHERE:
-        value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = exports(__name__, _WHERE)
