@@ -19,11 +19,11 @@ from .catalog import CATALOG, KINDS, shown, to_number
 from .errors import AgentCoreError, BadInput
 from .explain import explain_compare, explain_run
 from .faults import FAULT_KINDS
+from .history._model import HISTORY_ENV  # the store itself (aiosqlite) is imported only when it is used
 from .modes import BASELINE, get_mode
 from .records import RunReport
 from .workload import MAX_CALLS, ON_ERROR, TIMEOUT_RANGE, Workload, parse_faults, parse_param_assignments
 
-HISTORY_ENV = "AGENT_CORE_HISTORY"          # as agent_core.history.store: the parser must not import the store
 EXPORT_FORMATS = ("perfetto", "csv", "json")
 
 MAX_ERROR_CHARS = 400          # an error line is one short line, whatever the input it names

@@ -13,6 +13,8 @@ from ..catalog import shown
 from ..errors import AgentCoreError, BadInput
 from ..machine import usable_cores
 
+HISTORY_ENV = "AGENT_CORE_HISTORY"      # where the store is: a path (a file, or a directory to hold one), or "off"
+
 DEFAULT_MAX_RUNS = 500
 DEFAULT_MAX_BYTES = 200 * 2**20
 MAX_LABEL_CHARS = 80

@@ -22,12 +22,20 @@ from ..catalog import shown
 from ..errors import BadInput
 from ..records import RunReport
 from . import _db, _importing
-from ._model import DEFAULT_MAX_BYTES, DEFAULT_MAX_RUNS, Entry, StoreError, app_version, check_label, machine_info
+from ._model import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_RUNS,
+    HISTORY_ENV,
+    Entry,
+    StoreError,
+    app_version,
+    check_label,
+    machine_info,
+)
 
 __all__ = ["HISTORY_ENV", "DEFAULT_MAX_RUNS", "DEFAULT_MAX_BYTES", "StoreError", "Entry", "RunStore", "store_path",
            "machine_info", "default_store", "check_label"]
 
-HISTORY_ENV = "AGENT_CORE_HISTORY"
 FILE_NAME = "history.sqlite3"
 MIN_MAX_BYTES = 64 * 2**10
 FLUSH_AT_EXIT_S = 10.0
