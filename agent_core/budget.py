@@ -24,7 +24,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .catalog import CATALOG
+from .catalog import CATALOG, KINDS
 from .errors import BadInput
 from .machine import default_processes, usable_cores
 from .modes import BASELINE, get_mode
@@ -120,7 +120,7 @@ def _costs(workload: Workload) -> list[_Cost]:
 def _routes(mode: str) -> dict[str, str]:
     """Tool kind -> the lane the mode runs it in (every kind, so an unrouted one is never left out)."""
     routes = getattr(get_mode(mode), "ROUTES", {})
-    return {kind: routes.get(kind, "?") for kind in ("io", "blocking", "cpu", "isolated")}
+    return {kind: routes.get(kind, "?") for kind in KINDS}
 
 
 def fault_seconds(workload: Workload, mode: str, timeout_s: float = 30.0) -> float:

@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 import math
 
+from .._execute import STATUSES as _STATUSES
 from ..catalog import shown
 from ..errors import BadInput
 from ..records import RunReport
 
 MAX_IMPORT_BYTES = 64 * 2**20
 MAX_RUNS_PER_FILE = 100
-_STATUSES = ("ok", "error", "timeout", "crashed", "cancelled")        # as agent_core._execute.STATUSES
 _EXPECTED = ("expected a report as `run --json` prints it, or {\"runs\": [...]} as `compare --json` and "
              "`history export --format json` print")
 
