@@ -42,12 +42,17 @@ def main() -> None:
     limits = request["limits"]
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     _cap(resource.RLIMIT_CPU, limits["cpu_s"], limits["cpu_s"] + 1)     # SIGXCPU, then SIGKILL
-    _cap(resource.RLIMIT_AS, limits["mem_mb"] << 20, limits["mem_mb"] << 20)
     alarm(limits["wall_s"])
 
     from agent_core._execute import run_tool
     from agent_core.tools import ToolContext
 
+    # Our own modules load before the memory cap: under a small one (64 MiB) a C extension's import could fail
+    # to map its segments ("ImportError: … failed to map segment"), which is the limit too, but not the
+    # MemoryError the tool's own work meets. What the call then does runs under the cap.
     impl = getattr(importlib.import_module(request["module"]), request["function"])
+    for module in request.get("preload", ()):
+        importlib.import_module(module)
+    _cap(resource.RLIMIT_AS, limits["mem_mb"] << 20, limits["mem_mb"] << 20)
     outcome = run_tool(impl, request["params"], ToolContext(**request["ctx"]))
     _reply(outcome.status, outcome.detail, outcome.error)

@@ -138,6 +138,8 @@ class ToolSpec:
     cross_check: Callable[[dict], str | None] | None = field(default=None, compare=False)
     uses_llm: bool = False          # its calls get the LLM's address and key; no other call ever sees the key
     origin: str = ""                # a user's tool: where another process finds it ("SOURCE::NAME"); "" built in
+    preload: Callable[[dict], tuple[str, ...]] | None = field(default=None, compare=False)   # modules a call's
+    # child imports before its memory cap (the script a sandboxed_script call runs)
 
     def param(self, name: str) -> Param:
         for p in self.params:
@@ -217,7 +219,8 @@ CATALOG: dict[str, ToolSpec] = {t.name: t for t in (
              (Param("script", "word_count", choices=SCRIPTS, help="which shipped script to run"),
               Param("size", 20_000, 100, 200_000, help="input size for the script"),
               Param("mem_mb", 256, 64, 1024, unit="MiB", help=MEM_MB_HELP)),
-             "agent_core.tools.sandbox", "sandboxed_script", max_calls=100),
+             "agent_core.tools.sandbox", "sandboxed_script", max_calls=100,
+             preload=lambda p: (f"agent_core.scripts.{p['script']}",)),
 )}
 
 

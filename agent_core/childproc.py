@@ -40,7 +40,8 @@ class Child:
                   "wall_s": math.ceil(ctx.timeout_s) + 2,      # kills it first
                   "mem_mb": params.get("mem_mb", DEFAULT_MEM_MB) if isolated else DEFAULT_MEM_MB}
         request = marshal.dumps({"module": spec.module, "function": spec.sync, "params": params,
-                                 "ctx": ctx.to_dict(), "limits": limits, "owner": os.getpid()})
+                                 "ctx": ctx.to_dict(), "limits": limits, "owner": os.getpid(),
+                                 "preload": list(spec.preload(params)) if spec.preload else []})
         self.timeout_s = ctx.timeout_s
         self.timed_out = False
         self.started = time.monotonic()
