@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
-import os
 import threading
 
 import pytest
@@ -16,10 +15,10 @@ from agent_core.history.diff import diff
 from agent_core.modes import BASELINE, MODES
 from ui.history import MAX_UPLOAD_MB
 
-from .conftest import ROOT
+from .test_pages import figures as all_figures
+from .test_pages import open_page, small_workload
 from .test_usertools_pages import typed_inputs
 
-APP = os.path.join(ROOT, "app.py")
 HISTORY = "pages/6_History.py"
 PARAMS = {"web_search": {"latency_ms": 60}, "analysis": {"work": 20_000}}
 
@@ -35,22 +34,9 @@ def measured(mode: str, spec: str = "web_search:3,analysis:1") -> agent_core.Run
     return agent_core.run(spec, mode, params=PARAMS)
 
 
-def open_page(page: str, timeout: float = 120, **query) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=timeout).run()
-    for key, value in query.items():
-        at.query_params[key] = str(value)
-    if page != "app.py":
-        at.switch_page(page).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
 def figures(at: AppTest) -> dict[str, dict]:
-    out = {}
-    for chart in at.get("plotly_chart"):
-        fig = json.loads(chart.proto.spec)
-        out[fig["layout"].get("title", {}).get("text", "")] = fig
-    return out
+    """The page's figures by title."""
+    return {fig["layout"].get("title", {}).get("text", ""): fig for fig in all_figures(at)}
 
 
 def table(at: AppTest):
@@ -58,10 +44,7 @@ def table(at: AppTest):
 
 
 def playground_run(at: AppTest) -> agent_core.RunReport:
-    for key in [k for k in at.session_state if k.startswith("play.count.")]:
-        at.session_state[key] = 0
-    at.session_state["play.count.web_search"] = 3
-    at.session_state["play.latency"] = 60
+    small_workload(at, "play", web_search=3)
     at.selectbox(key="play.mode").set_value("threads")
     at.button(key="play.run").click().run()
     assert not at.exception and not at.error

@@ -20,10 +20,16 @@ APP = os.path.join(ROOT, "app.py")
 PAGES = [path for path, _, _ in widgets.PAGES]            # the app's one list of pages
 
 
-def open_page(page: str, timeout: float = 120) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=timeout).run()
+def open_page(page: str, timeout: float = 120, **query) -> AppTest:
+    """A fresh session on ``page`` (reached from the app, with ``query`` in its address), opened without an
+    exception."""
+    at = AppTest.from_file(APP, default_timeout=timeout)
+    for key, value in query.items():
+        at.query_params[key] = str(value)
+    at.run()
     if page != "app.py":
         at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
     return at
 
 

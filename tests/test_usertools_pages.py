@@ -3,7 +3,6 @@ Playground runs them, the Guide lists and classifies them; a bad file is one err
 page offers anything of the kind. Loaded tools are process-wide: the fixture leaves the catalog as it found it."""
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -15,8 +14,8 @@ from agent_core.catalog import CATALOG, KINDS
 from ui import charts, own_tools, widgets
 
 from .conftest import ROOT
+from .test_pages import figures, open_page, small_workload
 
-APP = os.path.join(ROOT, "app.py")
 EXAMPLE = os.path.join(ROOT, "examples", "my_tools.py")
 YOURS = ["fetch_ticket", "crm_lookup", "score_reply", "flaky_search"]
 DECLARED = {"fetch_ticket": "io", "crm_lookup": "blocking", "score_reply": "cpu", "flaky_search": "io"}
@@ -54,18 +53,6 @@ def tools_from(monkeypatch):
 def no_variable(monkeypatch):
     monkeypatch.delenv(own_tools.ENV, raising=False)
     own_tools.forget()
-
-
-def open_page(page: str, timeout: float = 120) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=timeout).run()
-    if page != "app.py":
-        at.switch_page(page).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def figures(at: AppTest) -> list[dict]:
-    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
 
 
 def typed_inputs(at: AppTest) -> list:
@@ -175,10 +162,7 @@ def test_a_bad_file_is_one_error_line_and_the_built_in_tools_still_run(tools_fro
     at = open_page("app.py")
     assert len(at.error) == 1 and message in at.error[0].value
     assert CATALOG == before, "the app goes on with the built-in tools"
-    for key in [k for k in at.session_state if k.startswith("play.count.")]:
-        at.session_state[key] = 0
-    at.session_state["play.count.web_search"] = 2
-    at.session_state["play.latency"] = 50
+    small_workload(at, "play", web_search=2)
     at.selectbox(key="play.mode").set_value("threads")
     at.button(key="play.run").click().run()
     assert not at.exception and len(at.error) == 1, "still only the load's error"
