@@ -23,7 +23,6 @@ contradicts is flagged (``contradicts``).
 from __future__ import annotations
 
 import asyncio
-import os
 import statistics
 import sys
 import threading
@@ -32,10 +31,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ._execute import run_tool, run_tool_async
-from .catalog import CATALOG, get_tool, resolve_params
+from .catalog import CATALOG
+from .engine.resources import Resources
 from .errors import BadInput
 from .heartbeat import Heartbeat
 from .machine import usable_cores
+from .usertools import impl_of
+from .workload import Options, Workload
 
 CPU_SHARE = 0.5             # at or above: the tool mostly computes
 SERIALISED = 1.5            # two copies in threads took at least this many times one copy's wall: they took turns
@@ -73,8 +75,9 @@ def classify(tools: Iterable[str] | None = None, *, runs: int = 3, params: dict 
         raise BadInput(f"classify takes 1..{MAX_TOOLS} tools, not {len(names)}")
     if isinstance(runs, bool) or not isinstance(runs, int) or not 1 <= runs <= MAX_RUNS:
         raise BadInput(f"runs={runs!r} is out of range: allowed 1..{MAX_RUNS}")
-    resolved = {n: resolve_params(get_tool(n).name, (params or {}).get(n)) for n in names}
-    with _Context(names, timeout_s) as context:
+    workload = Workload.of({n: 1 for n in names}, {n: p for n, p in (params or {}).items() if n in names})
+    resolved = workload.params
+    with _Context(workload, timeout_s) as context:
         out = []
         for name in names:
             if progress is not None:
@@ -87,45 +90,37 @@ def classify(tools: Iterable[str] | None = None, *, runs: int = 3, params: dict 
 
 
 class _Context:
-    """What the tools' calls need, prepared once: the backend, a database file, a client for sync calls."""
+    """What the tools' calls need, prepared once by the engine's own :class:`~agent_core.engine.resources.Resources`
+    for a workload of one call of each tool: the backend, a database file, a client for in-process sync calls."""
 
-    def __init__(self, names: list[str], timeout_s: float) -> None:
-        self.names, self.timeout_s = names, timeout_s
-        self.fields: dict = {}
-        self.sync_http = None
-        self.tmp: str | None = None
+    def __init__(self, workload: Workload, timeout_s: float) -> None:
+        self.resources = Resources(workload, Options(timeout_s=timeout_s))
+        self.calls = {c.tool: c for c in workload.calls()}
 
     def __enter__(self) -> _Context:
-        from .backend import ensure_backend
-        from .tools import http_tools, llm_target
-        url = ensure_backend().url
-        llm_url, model, key = llm_target(url)
-        self.fields = {"base_url": url, "llm_base_url": llm_url, "llm_model": model, "llm_api_key": key}
-        http_tools.warm_up(url)
-        self.sync_http = http_tools.new_sync_client()
-        if "memory_write" in self.names:
-            from ._tmp import run_dir
-            from .tools.memory import prepare_db
-            self.tmp = run_dir()
-            self.fields["db_path"] = os.path.join(self.tmp, "memory.db")
-            prepare_db(self.fields["db_path"])
+        self.resources.prepare()
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.sync_http is not None:
-            self.sync_http.close()
-        if self.tmp is not None:
-            from ._tmp import remove
-            remove(self.tmp)
+        self.resources.release()
 
     def ctx(self, name: str, http=None):
-        from .tools import ToolContext
-        spec = CATALOG[name]
-        fields = self.fields if spec.uses_llm else {k: v for k, v in self.fields.items() if not k.startswith("llm_")}
-        # one call id, so one seed, for every call of a tool: a tool whose behaviour depends on its seed (a
-        # seeded stall, jitter) behaves the same alone, in the pair and on the loop, and the figures compare
-        return ToolContext(f"{name}#1", seed=0, timeout_s=self.timeout_s, origin=spec.origin,
-                           http=http if http is not None else self.sync_http, **fields)
+        # one call, so one call id and one seed, for every call of a tool: a tool whose behaviour depends on its
+        # seed (a seeded stall, jitter) behaves the same alone, in the pair and on the loop, and the figures compare
+        ctx = self.resources.ctx(self.calls[name], remote=False)
+        if http is not None:
+            ctx.http = http
+        return ctx
+
+    def run_sync(self, name: str, params: dict):
+        """The tool's blocking implementation, in this thread: its Outcome."""
+        ctx = self.ctx(name)
+        return run_tool(impl_of(name, "sync", ctx), params, ctx)
+
+    async def run_async(self, name: str, params: dict, http):
+        """The tool's async implementation, awaited on the running loop with ``http`` as its client."""
+        ctx = self.ctx(name, http)
+        return await run_tool_async(impl_of(name, "aio", ctx), params, ctx)
 
 
 def _is_async(name: str) -> bool:
@@ -136,7 +131,6 @@ def _is_async(name: str) -> bool:
 
 def _once(name: str, params: dict, context: _Context) -> tuple[float, float, str | None]:
     """One call in this thread: (wall, CPU of the code that ran it, error or None)."""
-    spec = CATALOG[name]
     t = time.perf_counter()
     if _is_async(name):
         async def go():
@@ -144,17 +138,11 @@ def _once(name: str, params: dict, context: _Context) -> tuple[float, float, str
 
             from .tools.http_tools import ssl_context
             async with httpx.AsyncClient(timeout=None, verify=ssl_context()) as http:
-                return await run_tool_async(spec.impl("aio") if not spec.origin else _user("aio"), params,
-                                            context.ctx(name, http))
+                return await context.run_async(name, params, http)
         outcome = asyncio.run(go())
     else:
-        outcome = run_tool(spec.impl("sync") if not spec.origin else _user("sync"), params, context.ctx(name))
+        outcome = context.run_sync(name, params)
     return time.perf_counter() - t, outcome.cpu_s or 0.0, outcome.error if outcome.status != "ok" else None
-
-
-def _user(which: str):
-    from . import usertools
-    return usertools.run_async if which == "aio" else usertools.run_sync
 
 
 def _pair(name: str, params: dict, context: _Context) -> float:
@@ -209,7 +197,6 @@ def _gil_held(name: str, params: dict, context: _Context) -> float:
 
 def _loop_lag(name: str, params: dict, context: _Context) -> float:
     """The heartbeat's worst lateness (s) while the tool runs the way plain asyncio code would call it."""
-    spec = CATALOG[name]
 
     async def go():
         import httpx
@@ -220,10 +207,9 @@ def _loop_lag(name: str, params: dict, context: _Context) -> float:
             beat.start()
             await asyncio.sleep(0.02)               # a few beats first
             if _is_async(name):
-                await run_tool_async(spec.impl("aio") if not spec.origin else _user("aio"), params,
-                                     context.ctx(name, http))
+                await context.run_async(name, params, http)
             else:                                   # inline on the loop's thread, as a sync call in async code is
-                run_tool(spec.impl("sync") if not spec.origin else _user("sync"), params, context.ctx(name))
+                context.run_sync(name, params)
         await asyncio.sleep(0.02)
         await beat.stop()
         return max((lag for _, lag in beat.samples), default=0.0)
@@ -266,8 +252,7 @@ def _measure(name: str, params: dict, runs: int, context: _Context) -> dict:
 
 
 def _verdict(name: str, e: dict, usertools) -> Verdict:
-    spec = CATALOG[name]
-    declared = usertools.declared_kind(name) if usertools.is_user_tool(name) else spec.kind
+    declared = usertools.declared_kind(name) if usertools.is_user_tool(name) else CATALOG[name].kind
     share, lag_ms, pair = e["cpu_share"], e["loop_lag_ms"], e["two_in_threads_x"]
     froze = lag_ms / 1000 >= FROZE_S and lag_ms >= FROZE_SHARE * e["wall_ms"]
     computes = share >= CPU_SHARE
