@@ -89,8 +89,8 @@ def _register(fn: Callable, *, kind, name, bounds, choices, summary, max_calls) 
         if existing is not None and not existing.origin and existing.module != __name__:
             raise BadInput(f"tool name {tool_name!r} is a built-in tool's: give yours another name")
         if existing is not None and existing.origin != spec.origin:
-            raise BadInput(f"tool {tool_name!r} is registered twice (from {_where(existing.origin)} and "
-                           f"{_where(spec.origin)}): give one of them another name")
+            raise BadInput(f"tool {tool_name!r} is registered twice (from {where(existing.origin)} and "
+                           f"{where(spec.origin)}): give one of them another name")
         CATALOG[tool_name] = spec
         _functions[tool_name] = fn
         _declared[tool_name] = kind
@@ -157,13 +157,18 @@ def _source_of(fn: Callable) -> str:
     return f"module:{module.__name__}@{root}"
 
 
-def _where(origin: str) -> str:
+def where(origin: str, relative_to: str | None = None) -> str:
+    """Where a tool came from, in words: its file (relative to ``relative_to`` when inside it), its module, or
+    "this process only"."""
     source = origin.split("::")[0]
     if source.startswith("file:"):
-        return source[5:]
+        path = source[5:]
+        if relative_to and os.path.commonpath([relative_to, path]) == relative_to:
+            return os.path.relpath(path, relative_to)
+        return path
     if source.startswith("module:"):
         return "module " + source[7:].split("@")[0]
-    return "this process only"
+    return "this process only (a lambda, a closure or a function of __main__)"
 
 
 # -- loading ----------------------------------------------------------------------------------------------
@@ -269,7 +274,7 @@ def ensure(origin: str) -> Callable:
             importlib.import_module(module)
         fn = _functions.get(name)
     if fn is None:
-        raise LookupError(f"tool {name!r} was not found in {_where(origin)}")
+        raise LookupError(f"tool {name!r} was not found in {where(origin)}")
     return fn
 
 

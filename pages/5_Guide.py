@@ -7,6 +7,7 @@ import streamlit as st
 
 
 def main() -> None:
+    from agent_core import usertools
     from agent_core.catalog import CATALOG, KINDS, PRIMITIVES
     from agent_core.modes import MODES, get_mode
     from agent_core.presets import PRESETS
@@ -25,7 +26,8 @@ def main() -> None:
         st.markdown(f"*{what}.*")
         for name, spec in CATALOG.items():
             if spec.kind == kind:
-                yours = f" (yours, from {own_tools.where(spec.origin)})" if own_tools.is_yours(name) else ""
+                yours = (f" (yours, from {usertools.where(spec.origin, own_tools.ROOT)})" if own_tools.is_yours(name)
+                         else "")
                 st.markdown(f"- `{name}`{yours}: {spec.summary}")
         demos = [p for p in PRESETS.values() if kind in p.kinds]
         cols = st.columns(max(1, len(demos)))

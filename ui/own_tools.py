@@ -78,18 +78,6 @@ def is_yours(name: str) -> bool:
     return usertools.is_user_tool(name)
 
 
-def where(origin: str) -> str:
-    """Where a tool came from, in words: its file (relative to the app when inside it) or module."""
-    source = origin.split("::")[0]
-    if source.startswith("file:"):
-        path = source[5:]
-        inside = os.path.commonpath([ROOT, path]) == ROOT if os.path.isabs(path) else False
-        return os.path.relpath(path, ROOT) if inside else path
-    if source.startswith("module:"):
-        return "module " + source[7:].split("@")[0]
-    return "this process only (a lambda, a closure or a function of __main__)"
-
-
 def params_text(name: str) -> str:
     """``latency_ms = 250 (0..5000), mode = 'fast' (one of fast, slow)``."""
     return ", ".join(f"{p.name} = {p.default!r} ({p.allowed()})" for p in CATALOG[name].params) or "none"
@@ -98,7 +86,7 @@ def params_text(name: str) -> str:
 def tools_frame(names: list[str]) -> pd.DataFrame:
     return pd.DataFrame([{
         "tool": n, "declared kind": usertools.declared_kind(n) or "not declared", "runs as": CATALOG[n].kind,
-        "parameters (default, bounds)": params_text(n), "from": where(CATALOG[n].origin),
+        "parameters (default, bounds)": params_text(n), "from": usertools.where(CATALOG[n].origin, ROOT),
         "what it does": CATALOG[n].summary} for n in names])
 
 
