@@ -178,6 +178,12 @@ async def set_aside(path: str) -> str | None:
         except OSError as exc:
             raise StoreError(f"could not check the history at {path}: {reason(exc)}") from None
         dest = _move_aside(path, why)
+        try:        # the fresh store is made before the lock is let go: no other process sees the path half made
+            db = await connect(path)
+            await db.close()
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"the file at {path} was set aside as {dest}, but a fresh history could not be made "
+                             f"there: {reason(exc)}") from None
     return f"the file at {path} was {why}: it is set aside as {dest}, and a fresh history starts"
 
 
