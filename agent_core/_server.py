@@ -118,7 +118,7 @@ async def _json_body(request: Request, limit: int = MAX_CHAT_BODY_BYTES) -> dict
         parts.append(part)
     try:
         body = json.loads(b"".join(parts))
-    except ValueError:
+    except (ValueError, RecursionError):        # RecursionError: nested deeper than the parser goes
         raise Refused(400, "the request body is not valid JSON") from None
     if not isinstance(body, dict):
         raise Refused(400, "the request body must be a JSON object")

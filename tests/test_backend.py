@@ -77,6 +77,8 @@ def test_request_bodies_over_their_bound_are_refused_before_they_are_read():
     big = httpx.post(f"{url}/v1/vectors/query", content=b"[" + b"0," * 40_000 + b"0]")
     assert big.status_code == 413 and "at most 64000" in big.json()["error"]["message"]
     assert httpx.post(f"{url}/v1/vectors/query", content=b"not json").status_code == 400
+    nested = httpx.post(f"{url}/v1/chat/completions", content=b"[" * 200_000 + b"]" * 200_000)
+    assert nested.status_code == 400 and "not valid JSON" in nested.json()["error"]["message"]
     assert httpx.post(f"{url}/v1/vectors/query", json={"embedding": "x", "k": "y"}).status_code == 422
 
 
