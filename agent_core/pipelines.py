@@ -63,6 +63,14 @@ class PipelineSpec:
     def defaults(self) -> dict[str, Any]:
         return {p.name: p.default for p in self.params}
 
+    def to_dict(self) -> dict:
+        calls = pipeline(self.name).calls()
+        return {"name": self.name, "summary": self.summary,
+                "params": [{"name": p.name, "default": p.default, "min": p.lo, "max": p.hi,
+                            "choices": list(p.choices) or None, "unit": p.unit, "help": p.help} for p in self.params],
+                "calls": [{"id": c.id, "tool": c.tool, "stage": c.stage, "deps": [calls[d].id for d in c.deps]}
+                          for c in calls]}
+
 
 # --- the built-in pipelines ------------------------------------------------------------------------------------
 
