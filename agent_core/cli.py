@@ -13,7 +13,7 @@ import tempfile
 import textwrap
 import time
 
-from . import api
+from . import api, pipeline_study
 from . import modes as registry
 from .catalog import CATALOG, KINDS, shown, to_number
 from .errors import AgentCoreError, BadInput
@@ -240,6 +240,14 @@ def _by_tool(rep: RunReport) -> str:
     return _table(rows, right={2, 3, 4, 5, 6, 7})
 
 
+def _by_stage(rep: RunReport) -> str:
+    rows = [["stage", "calls", "tools", "wall s", "Σ task s", "Σ cpu s", "on the critical path"]]
+    for s in pipeline_study.stages(rep):
+        rows.append([s["stage"], str(s["calls"]), ",".join(s["tools"]), f"{s['wall_s']:.3f}", f"{s['sum_task_s']:.3f}",
+                     f"{s['sum_cpu_s']:.3f}", "yes" if s["critical"] else ""])
+    return _table(rows, right={1, 3, 4, 5})
+
+
 def _failures(rep: RunReport) -> str:
     bad = [t for t in rep.tasks if t.status != "ok"]
     return "\n".join(f"  {t.id}: {t.status}: {t.error}" for t in bad[:20]) + (
@@ -269,7 +277,7 @@ def _print_run(rep: RunReport) -> None:
           f"timeout {o['timeout_s']:g} s · seed {o['seed']}")
     print(_headline(rep))
     print()
-    print(_by_tool(rep))
+    print(_by_stage(rep) if rep.pipeline else _by_tool(rep))
     if not rep.ok:
         print("\nnot ok:")
         print(_failures(rep))

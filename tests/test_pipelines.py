@@ -142,7 +142,7 @@ def test_compare_pipeline_json_every_mode_every_call_ok_and_the_critical_path_fr
     assert [r["mode"] for r in runs] == list(MODES)
     for r in runs:
         assert all(t["status"] == "ok" for t in r["tasks"]), r["mode"]
-        assert r["critical_path_s"] == pytest.approx(longest_chain(r["tasks"]), abs=2e-6), r["mode"]
+        assert r["critical_path_s"] == pytest.approx(longest_chain(r["tasks"]), abs=1e-6 * len(r["tasks"])), r["mode"]
         ids = {t["id"] for t in r["tasks"]}
         assert set(r["critical_path"]) <= ids and r["options"]["pipeline"]["name"] == "research_agent"
         assert all("deps" in t for t in r["tasks"])
