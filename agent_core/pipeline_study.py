@@ -44,7 +44,8 @@ def first_tokens(r: RunReport) -> list[dict]:
             continue
         ttft = t.detail["ttft_ms"] / 1000
         out.append({"call": t.id, "ttft_ms": t.detail["ttft_ms"], "asked_ms": asked,
-                    "first_token_at_s": round(t.start_s + ttft, 6), "tool_calls": len(t.detail.get("tool_calls") or ())})
+                    "first_token_at_s": round(t.start_s + ttft, 6),
+                    "tool_calls": len(t.detail.get("tool_calls") or ())})
     return out
 
 
@@ -93,8 +94,8 @@ def compare_notes(reports: list[RunReport]) -> list[str]:
                 f"{_label(last)} ({_s(last_at)}, {_s(last_at - first_at)} later).")
         on_loop = [t for t in last.tasks if t.worker == "event-loop" and t.kind == "cpu"]
         if on_loop:
-            line += (f" In {_label(last)} its {len(on_loop)} CPU calls ({', '.join(dict.fromkeys(t.tool for t in on_loop))}) "
-                     f"ran on the event loop for {_s(sum(t.duration_s for t in on_loop))} in all, and every call "
+            tools = ", ".join(dict.fromkeys(t.tool for t in on_loop))
+            line += (f" In {_label(last)} its {len(on_loop)} CPU calls ({tools}) ran on the event loop for {_s(sum(t.duration_s for t in on_loop))} in all, and every call "
                      "waiting on the loop waited behind them.")
         out.append(line)
     by_mode: dict[str, dict[bool, RunReport]] = {}

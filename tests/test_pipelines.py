@@ -93,14 +93,14 @@ def test_independent_branches_overlap_and_sequential_does_not():
     assert sum(t.start_s < first_end for t in searches) == 4, "the four searches ran at once"
     sequential = agent_core.run(small("research_agent", k=4), "sequential")
     ordered = sorted(sequential.tasks, key=lambda t: t.start_s)
-    assert all(a.end_s <= b.start_s + 1e-6 for a, b in zip(ordered, ordered[1:]))
+    assert all(a.end_s <= b.start_s + 1e-6 for a, b in zip(ordered, ordered[1:], strict=False))
 
 
 def test_a_barrier_waits_for_the_whole_previous_stage():
     report = agent_core.run(small("research_agent", k=3), "hybrid", barrier=True)
     assert report.ok
     stages = list(dict.fromkeys(t.stage for t in report.tasks))
-    for before, after in zip(stages, stages[1:]):
+    for before, after in zip(stages, stages[1:], strict=False):
         last_end = max(t.end_s for t in report.tasks if t.stage == before)
         first_start = min(t.start_s for t in report.tasks if t.stage == after)
         assert first_start >= last_end - 1e-6, f"{after} started before {before} was done"
