@@ -95,8 +95,9 @@ def compare_notes(reports: list[RunReport]) -> list[str]:
         on_loop = [t for t in last.tasks if t.worker == "event-loop" and t.kind == "cpu"]
         if on_loop:
             tools = ", ".join(dict.fromkeys(t.tool for t in on_loop))
-            line += (f" In {_label(last)} its {len(on_loop)} CPU calls ({tools}) ran on the event loop for {_s(sum(t.duration_s for t in on_loop))} in all, and every call "
-                     "waiting on the loop waited behind them.")
+            spent = _s(sum(t.duration_s for t in on_loop))
+            line += (f" In {_label(last)} its {len(on_loop)} CPU calls ({tools}) ran on the event loop for {spent} in "
+                     "all, and every call waiting on the loop waited behind them.")
         out.append(line)
     by_mode: dict[str, dict[bool, RunReport]] = {}
     for r in runs:
