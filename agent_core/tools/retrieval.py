@@ -112,6 +112,31 @@ QUERY_WORDS = 6                 # a query: a topic and this many words
 TOP = 5
 
 
+def bm25(query: list[str], passages: list[list[str]], deadline: float = math.inf) -> list[float]:
+    """Okapi BM25 score of each passage (a list of words) for the query's distinct words."""
+    terms = list(dict.fromkeys(query))
+    df = dict.fromkeys(terms, 0)
+    matches: list[dict[str, int]] = []
+    for i, passage in enumerate(passages):
+        if i % 50 == 0 and time.monotonic() > deadline:
+            raise ToolTimeout(f"the deadline passed after {i} passages")
+        tf: dict[str, int] = {}
+        for word in passage:
+            tf[word] = tf.get(word, 0) + 1
+        found = {term: tf[term] for term in terms if term in tf}
+        for term in found:
+            df[term] += 1
+        matches.append(found)
+    n = len(passages)
+    avg = sum(map(len, passages)) / n if n else 0.0
+    idf = {term: math.log(1 + (n - df[term] + 0.5) / (df[term] + 0.5)) for term in terms}
+    scores = []
+    for found, passage in zip(matches, passages, strict=True):
+        norm = K1 * (1 - B + B * len(passage) / (avg or 1.0))
+        scores.append(sum(idf[t] * f * (K1 + 1) / (f + norm) for t, f in found.items()))
+    return scores
+
+
 def rerank(p: dict, ctx: ToolContext) -> dict:
     """BM25 scores of ``candidates`` passages (of ``words_per`` words on average, from half to one and a half
     times that) against a query, both generated from the call's seed; the best passages first."""
@@ -120,28 +145,16 @@ def rerank(p: dict, ctx: ToolContext) -> dict:
     seed = ctx.call_seed
     lengths = [per // 2 + zlib.crc32(f"{seed}:{i}".encode()) % (per + 1) for i in range(n)]
     pool = textgen.words(sum(lengths), seed)
-    topic = textgen.TOPICS[zlib.crc32(seed.encode()) % len(textgen.TOPICS)]
-    query = list(dict.fromkeys([topic, *textgen.words(QUERY_WORDS, f"{seed}:query")]))
-    df = dict.fromkeys(query, 0)
-    matches: list[dict[str, int]] = []
-    start = 0
-    for i, length in enumerate(lengths):
-        if i % 50 == 0 and time.monotonic() > deadline:
-            raise ToolTimeout(f"rerank ran past its {ctx.timeout_s:g} s timeout after {i} passages")
-        tf: dict[str, int] = {}
-        for word in pool[start:start + length]:
-            tf[word] = tf.get(word, 0) + 1
+    passages, start = [], 0
+    for length in lengths:
+        passages.append(pool[start:start + length])
         start += length
-        found = {term: tf[term] for term in query if term in tf}
-        for term in found:
-            df[term] += 1
-        matches.append(found)
-    avg = sum(lengths) / n
-    idf = {term: math.log(1 + (n - df[term] + 0.5) / (df[term] + 0.5)) for term in query}
-    scores = []
-    for found, length in zip(matches, lengths, strict=True):
-        norm = K1 * (1 - B + B * length / avg)
-        scores.append(sum(idf[t] * f * (K1 + 1) / (f + norm) for t, f in found.items()))
+    topic = textgen.TOPICS[zlib.crc32(seed.encode()) % len(textgen.TOPICS)]
+    query = [topic, *textgen.words(QUERY_WORDS, f"{seed}:query")]
+    try:
+        scores = bm25(query, passages, deadline)
+    except ToolTimeout as exc:
+        raise ToolTimeout(f"rerank ran past its {ctx.timeout_s:g} s timeout: {exc}") from None
     order = sorted(range(n), key=lambda i: (-scores[i], i))
-    return {"n": n, "words": len(pool), "query": " ".join(query), "top_score": round(scores[order[0]], 4),
-            "top": order[:TOP]}
+    return {"n": n, "words": len(pool), "query": " ".join(dict.fromkeys(query)),
+            "top_score": round(scores[order[0]], 4), "top": order[:TOP]}
