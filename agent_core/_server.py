@@ -164,6 +164,30 @@ async def vector_query(request: Request) -> JSONResponse:
                                      for i in top], "server_wait_s": round(waited, 4)})
 
 
+MAX_EMBED_INPUTS = 64          # texts in one /v1/embeddings request
+MAX_EMBED_CHARS = 8_000        # characters of one text
+
+
+async def embeddings(request: Request) -> JSONResponse:
+    """OpenAI's ``/v1/embeddings``: ``input`` a string or a list of strings; the hashing-trick embedding of each."""
+    try:
+        body = await _json_body(request, MAX_VECTOR_BODY_BYTES)
+        texts = body.get("input")
+        texts = [texts] if isinstance(texts, str) else texts
+        if (not isinstance(texts, list) or not 1 <= len(texts) <= MAX_EMBED_INPUTS
+                or not all(isinstance(t, str) and len(t) <= MAX_EMBED_CHARS for t in texts)):
+            raise Refused(400, f"input must be a string or a list of 1..{MAX_EMBED_INPUTS} strings of at most "
+                               f"{MAX_EMBED_CHARS} characters", "input")
+    except Refused as refused:
+        return refused.response()
+    waited = await _delay(request, 80)
+    data = [{"object": "embedding", "index": i, "embedding": textgen.embed(t)} for i, t in enumerate(texts)]
+    tokens = sum(len(t.split()) for t in texts)
+    return JSONResponse({"object": "list", "data": data, "model": str(body.get("model") or "sim-embed"),
+                         "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+                         "server_wait_s": round(waited, 4)})
+
+
 async def records(request: Request) -> JSONResponse:
     waited = await _delay(request, 350)
     n = max(1, min(200, int(request.query_params.get("n", 20) or 20)))
@@ -385,6 +409,7 @@ def build_app() -> Starlette:
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
         Route("/v1/search", search),
         Route("/v1/vectors/query", vector_query, methods=["POST"]),
+        Route("/v1/embeddings", embeddings, methods=["POST"]),
         Route("/v1/records", records),
         Route("/v1/pages/{page_id:int}", page),
     ])

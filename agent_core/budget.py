@@ -61,7 +61,7 @@ CLASSIFY_CALLS = 6           # calls per tool beyond its runs: a warm-up, two at
 KNOBS = {"llm_call": "tokens or latency", "web_search": "latency", "vector_lookup": "latency",
          "legacy_sdk": "latency", "memory_write": "rows per write", "analysis": "work (words)",
          "sandboxed_script": "script size", "fetch_page": "latency or words", "chunk_text": "words",
-         "rerank": "candidates or words per passage"}
+         "rerank": "candidates or words per passage", "embed": "latency or texts"}
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ from agent_core.errors import BadInput
 
 def test_catalog_has_the_tools_the_design_names_with_their_kinds():
     kinds = {name: spec.kind for name, spec in CATALOG.items()}
-    assert kinds == {"llm_call": "io", "web_search": "io", "vector_lookup": "io", "memory_write": "blocking",
+    assert kinds == {"llm_call": "io", "web_search": "io", "vector_lookup": "io", "embed": "io",
+                     "memory_write": "blocking",
                      "legacy_sdk": "blocking", "analysis": "cpu", "sandboxed_script": "isolated",
                      "fetch_page": "io", "chunk_text": "cpu", "rerank": "cpu"}
     assert set(kinds.values()) == set(KINDS)

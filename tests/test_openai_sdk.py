@@ -184,3 +184,16 @@ def test_llm_call_refuses_engine_parameters_it_cannot_send(extra, fragment, ctx_
     out = run_tool(CATALOG["llm_call"].impl("sync"), {**resolve_params("llm_call"), **extra},
                    ToolContext("llm_call#1", **ctx_args))
     assert out.status == "error" and fragment in out.error
+
+
+def test_embeddings_are_what_the_sdk_expects_and_the_embed_tool_reads_them(client, ctx_args):
+    from agent_core import textgen
+    r = client.embeddings.create(model="sim-embed", input=["agents wait", "threads block"],
+                                 extra_headers=sim(latency_ms=0))
+    assert [d.index for d in r.data] == [0, 1] and r.data[0].embedding == pytest.approx(textgen.embed("agents wait"))
+    assert r.usage.prompt_tokens == 4
+    with pytest.raises(openai.BadRequestError):
+        client.embeddings.create(model="sim-embed", input=["x"] * 65)
+    outcome = run_tool(CATALOG["embed"].impl("sync"), resolve_params("embed", {"latency_ms": 0, "texts": 3}),
+                       ToolContext("embed#1", **ctx_args))
+    assert outcome.status == "ok" and outcome.detail["vectors"] == 3 and outcome.detail["dim"] == textgen.EMBED_DIM

@@ -171,6 +171,29 @@ async def avector_lookup(p: dict, ctx: ToolContext) -> dict:
     return _vector_detail(await ctx.http.request(**_vector_request(p, ctx)))
 
 
+# --- embed: OpenAI's /v1/embeddings ----------------------------------------------------------------------
+
+def _embed_request(p: dict, ctx: ToolContext) -> dict:
+    return {"method": "POST", "url": f"{ctx.base_url}/v1/embeddings",
+            "json": {"model": "sim-embed", "input": [_query(ctx)] * p["texts"]},
+            "headers": _sim_headers(ctx, latency_ms=p["latency_ms"], jitter=p["jitter"]), "timeout": _timeout(ctx)}
+
+
+def _embed_detail(r: httpx.Response) -> dict:
+    r.raise_for_status()
+    data = r.json()["data"]
+    return {"vectors": len(data), "dim": len(data[0]["embedding"]) if data else 0, "bytes": len(r.content)}
+
+
+def embed(p: dict, ctx: ToolContext) -> dict:
+    request = _embed_request(p, ctx)
+    return _embed_detail(_client(ctx, request["url"]).request(**request))
+
+
+async def aembed(p: dict, ctx: ToolContext) -> dict:
+    return _embed_detail(await ctx.http.request(**_embed_request(p, ctx)))
+
+
 # --- legacy_sdk (blocking: there is no async twin, that is the point) -------------------------------------
 
 def legacy_sdk(p: dict, ctx: ToolContext) -> dict:
