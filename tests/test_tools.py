@@ -87,14 +87,14 @@ def test_chunk_text_drops_a_repeated_paragraph_and_a_near_copy_but_keeps_distinc
 
 
 def test_chunk_text_packs_sentences_into_overlapping_chunks_of_at_most_chunk_words():
-    from agent_core.tools.retrieval import _pack
+    from agent_core.tools.retrieval import _pack, _sentences
     paragraph = " ".join(" ".join(f"s{s}w{i}" for i in range(12)) + "." for s in range(10))   # 10 x 12 words
-    chunks = _pack(paragraph, 40, 8)
+    chunks = _pack(_sentences(paragraph), 40, 8)
     # three whole sentences fit the first chunk; each later one repeats the last 8 words and takes two more
     assert [len(c) for c in chunks] == [36, 32, 32, 32, 20]
     assert all(later[:8] == earlier[-8:] for earlier, later in zip(chunks, chunks[1:], strict=False))
     assert chunks[0][0] == "s0w0" and chunks[-1][-1] == "s9w11."
-    long = _pack(" ".join(f"w{i}" for i in range(100)) + ".", 40, 8)       # one sentence longer than a chunk
+    long = _pack(_sentences(" ".join(f"w{i}" for i in range(100)) + "."), 40, 8)     # a sentence over a chunk
     assert [len(c) for c in long] == [32, 40, 40, 12] and long[-1][-1] == "w99."
 
 

@@ -7,7 +7,6 @@ for a seed. Cooperative timeout: each checks its deadline between paragraphs or 
 from __future__ import annotations
 
 import math
-import re
 import time
 import zlib
 
@@ -24,7 +23,7 @@ NEAR = 0.8                      # Jaccard similarity of two chunks' shingles at 
 _PRIME = (1 << 61) - 1          # a Mersenne prime: (a*h + b) mod p are independent permutations of the hashes
 _SALTS = tuple(((2 * k + 1) * 0x9E3779B97F4A7C15 % _PRIME, (k + 1) * 0xBF58476D1CE4E5B9 % _PRIME)
                for k in range(ROWS * BANDS))
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_ENDS = (".", "!", "?")         # a word ending with one of these ends its sentence
 
 
 def _page(p: dict, tool: str) -> int | None:
@@ -47,15 +46,25 @@ def _text(p: dict, ctx: ToolContext) -> str:
     return textgen.prose(p["words"], ctx.call_seed if page is None else f"page:{page}")
 
 
-def _pack(paragraph: str, size: int, overlap: int) -> list[list[str]]:
+def _sentences(paragraph: str) -> list[list[str]]:
+    """A paragraph's sentences, each a list of words (a word ending in ".", "!" or "?" ends one)."""
+    sentences, sentence = [], []
+    for word in paragraph.split():
+        sentence.append(word)
+        if word.endswith(_ENDS):
+            sentences.append(sentence)
+            sentence = []
+    if sentence:
+        sentences.append(sentence)
+    return sentences
+
+
+def _pack(sentences: list[list[str]], size: int, overlap: int) -> list[list[str]]:
     """A paragraph's sentences packed into chunks of at most ``size`` words, each chunk starting with the last
     ``overlap`` words of the one before; a sentence longer than ``size - overlap`` is cut into pieces. A chunk
     never spans two paragraphs, so a paragraph repeated on a page gives the same chunks again."""
     step = size - overlap
-    pieces = []
-    for sentence in _SENTENCE_END.split(paragraph):
-        words = sentence.split()
-        pieces += [words[i:i + step] for i in range(0, len(words), step)]
+    pieces = [words[i:i + step] for words in sentences for i in range(0, len(words), step)]
     chunks, chunk, fresh = [], [], False
     for piece in pieces:
         if fresh and len(chunk) + len(piece) > size:
@@ -89,9 +98,10 @@ def chunk_text(p: dict, ctx: ToolContext) -> dict:
     for paragraph in text.split("\n\n"):
         if time.monotonic() > deadline:
             raise ToolTimeout(f"chunk_text ran past its {ctx.timeout_s:g} s timeout after {words} words")
-        sentences += len(_SENTENCE_END.findall(paragraph)) + bool(paragraph.strip())
-        words += len(paragraph.split())
-        for chunk in _pack(paragraph, size, overlap):
+        split = _sentences(paragraph)
+        sentences += len(split)
+        words += sum(map(len, split))
+        for chunk in _pack(split, size, overlap):
             shingles = _shingles(chunk)
             signature = _signature(shingles)
             keys = [(band, signature[band * ROWS:(band + 1) * ROWS]) for band in range(BANDS)]
