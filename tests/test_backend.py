@@ -66,8 +66,10 @@ def test_a_page_is_one_text_for_its_id_and_size_and_other_ids_or_sizes_are_refus
     assert page["id"] == 42 and len(page["text"].split()) == 600 and "\n\n" in page["text"], "paragraphs"
     text = lambda page_id: get(f"/v1/pages/{page_id}", words=600).json()["text"]
     assert text(42) == page["text"] != text(43)
-    assert get("/v1/pages/2000").status_code == 404 and "pages are 0..1999" in get("/v1/pages/2000").text
-    for words in ("0", "20001", "many", "٣"):
+    for page_id in ("2000", "-1", "9" * 5000, "x"):
+        missing = get(f"/v1/pages/{page_id}")
+        assert missing.status_code == 404 and "pages are 0..1999" in missing.json()["error"]["message"]
+    for words in ("0", "20001", "many", "٣", "9" * 5000):
         refused = get("/v1/pages/1", words=words)
         assert refused.status_code == 422 and "1..20000" in refused.json()["error"]["message"]
 
