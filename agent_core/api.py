@@ -17,8 +17,8 @@ from .engine.run import Clock, Run
 from .host.parent import run_hosted
 from .machine import default_processes
 from .modes import BASELINE, MODES, get_mode, in_process_kinds
-from .records import RunReport, TaskRecord
 from .pipelines import rebuilt
+from .records import RunReport, TaskRecord
 from .workload import Options, Workload, check_variant
 from .workload import as_workload as _flat_workload
 
