@@ -13,6 +13,7 @@ EVERY = "every mode"
 SCHEDULES = {"ready": "each call as soon as its inputs are ready", "barrier": "stage by stage (a barrier)",
              "both": "both, side by side"}
 BARRIERS = {"ready": (False,), "barrier": (True,), "both": (False, True)}
+MAX_TIMELINES = 7           # more runs than this: the timelines drawn at first are those of the chosen run's mode
 NOT_PARAMS = {"pipeline", "mode", "schedule"}       # the page's own query keys; any other names a parameter
 
 
@@ -181,7 +182,14 @@ def results(name: str, params: dict) -> None:
     if len(reports) > 1:
         st.markdown("  \n".join(explain_compare(reports)))
         st.plotly_chart(pipeline_charts.schedule_bars(reports), key=f"{P}.walls", config={"displayModeBar": False})
-    st.plotly_chart(pipeline_charts.timelines(reports), key=f"{P}.timeline", config={"displayModeBar": False})
+    shown = reports
+    if len(reports) > 1:
+        picked = st.multiselect("Timelines of", range(len(reports)), key=f"{P}.shown.{reports[0].started_at}",
+                                default=[i for i, r in enumerate(reports) if len(reports) <= MAX_TIMELINES
+                                         or r.mode == focus.mode], format_func=labels.__getitem__,
+                                help="runs drawn one under the other on one time axis")
+        shown = [reports[i] for i in picked if i < len(reports)] or [focus]
+    st.plotly_chart(pipeline_charts.timelines(shown), key=f"{P}.timeline", config={"displayModeBar": False})
     st.plotly_chart(pipeline_charts.stage_bars(focus), key=f"{P}.stages", config={"displayModeBar": False})
     st.subheader("Time to first token of each llm_call")
     tokens = [{"run": label, **row} for label, r in zip(labels, reports, strict=True)

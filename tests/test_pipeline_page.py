@@ -115,6 +115,7 @@ def test_run_draws_the_graph_with_its_critical_path_and_the_timelines_of_what_wa
     assert list(tokens["call"]) == [f["call"] for r in (ready, barrier) for f in pipeline_study.first_tokens(r)]
     text = " ".join(m.value for m in at.markdown)
     assert "The critical path" in text and "waiting for each whole stage (a barrier)" in text
+    assert re.search(r"hybrid with a barrier (finished first in|\(\d)", text), "the ranking names each run's schedule"
     assert at.button(key="pipe.run").disabled is False, "Run is enabled again once the run is done"
 
 

@@ -22,7 +22,7 @@ CRITICAL = "#111111"        # the critical path's outline and links
 LINK = "#B8B8B8"            # every other dependency link
 SCHEDULES = {False: "as ready", True: "barrier"}
 SCHEDULE_COLOURS = {False: "#4C78A8", True: "#F58518"}
-ROW_PX = 13                 # a call's row in a timeline
+ROW_PX = 16                 # a call's row in a timeline
 MAX_LABEL = 28              # a node's first line is cut to this many characters
 
 
@@ -158,13 +158,13 @@ def timelines(reports: list[RunReport]) -> go.Figure:
                                                "width": 2.5 if critical else 1}), row=row, col=1)
                 shown.add(name)
         fig.update_yaxes(categoryorder="array", categoryarray=[t.id for t in r.tasks], autorange="reversed",
-                         tickfont={"size": 9}, row=row, col=1)
+                         tickfont={"size": 9}, dtick=1, row=row, col=1)     # every call's name, none skipped
     end = 1000 * max((r.wall_s for r in reports), default=0.0) * 1.02
     fig.update_xaxes(range=[0, end])
     fig.update_xaxes(title_text="ms since the run started", row=len(reports), col=1)
     for a in fig.layout.annotations:            # the subplot titles: left-aligned, small
         a.update(x=0, xanchor="left", font={"size": 12})
-    title = "Timeline" + ("s on one time axis" if len(reports) > 1 else f" · {run_label(reports[0])}")
+    title = "Timelines on one time axis" if len(reports) > 1 else "Timeline"     # each run's own line under it
     return _axes(fig, title, 90 + sum(ROW_PX * h + 40 for h in heights))
 
 
