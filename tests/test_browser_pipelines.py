@@ -57,6 +57,7 @@ def test_the_pipeline_page_by_deep_link_on_a_fresh_server_draws_graph_and_timeli
             report = json.load(f)
         assert report["mode"] == "hybrid" and report["options"]["pipeline"]["params"]["k"] == 4
         page.screenshot(path=os.path.join(ARTIFACTS, "pipelines.png"), full_page=True)
+        expect(page.get_by_role("button", name=re.compile("^Run the pipeline"))).to_be_enabled()   # the rerun is over
         page.get_by_role("heading", level=1).scroll_into_view_if_needed()
         page.screenshot(path=SCREENSHOT)
         page.close()
