@@ -8,7 +8,9 @@ and a visitor is never asked to wait behind more than :data:`MAX_WAIT_S` of esti
 The estimate is an *upper* one, from the workload alone (no clock is read): each call's CPU and waiting time
 from its parameters, combined the way the lane each mode sends them to runs them (a list-scheduling bound on
 its threads, workers or children; the GIL serialises CPU work in threads; an event loop runs every call it
-does not await one after another; lanes of one run are added up), times :data:`MARGIN`, plus a run's set-up,
+does not await one after another; lanes of one run are added up; a pipeline's calls, which wait for each
+other, take at least their longest chain of costs, plus what the lanes' other calls can hold it up, and with a
+barrier stage after stage), times :data:`MARGIN`, plus a run's set-up,
 and never more than the engine's own bound on a run (:data:`~agent_core.workload.MAX_RUN_S` plus the longest
 call, which may still be finishing then). A call's timeout does not shorten its estimate (a call on the loop
 or in the caller's thread cannot be interrupted, an abandoned thread keeps its core busy); an injected hang
