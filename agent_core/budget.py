@@ -8,7 +8,9 @@ and a visitor is never asked to wait behind more than :data:`MAX_WAIT_S` of esti
 The estimate is an *upper* one, from the workload alone (no clock is read): each call's CPU and waiting time
 from its parameters, combined the way the lane each mode sends them to runs them (a list-scheduling bound on
 its threads, workers or children; the GIL serialises CPU work in threads; an event loop runs every call it
-does not await one after another; lanes of one run are added up), times :data:`MARGIN`, plus a run's set-up,
+does not await one after another; lanes of one run are added up; a pipeline's calls, which wait for each
+other, take at least their longest chain of costs, plus what the lanes' other calls can hold it up, and with a
+barrier stage after stage), times :data:`MARGIN`, plus a run's set-up,
 and never more than the engine's own bound on a run (:data:`~agent_core.workload.MAX_RUN_S` plus the longest
 call, which may still be finishing then). A call's timeout does not shorten its estimate (a call on the loop
 or in the caller's thread cannot be interrupted, an abandoned thread keeps its core busy); an injected hang
@@ -131,8 +133,18 @@ def _call_cost(tool: str, params: dict) -> _Cost:
     return _Cost(tool, spec.kind, cpu, wait)
 
 
+def _cost_of(call, workload: Workload) -> _Cost:
+    """A call's cost; a pipeline's slot the model fills in with one of the tools offered costs as the dearest."""
+    cost = _call_cost(call.tool, call.params)
+    for tool in call.offer:
+        other = _call_cost(tool, workload.params.get(tool) or CATALOG[tool].defaults())
+        if other.total > cost.total:
+            cost = _Cost(call.tool, call.kind, other.cpu, other.wait)
+    return cost
+
+
 def _costs(workload: Workload) -> list[_Cost]:
-    return [_call_cost(c.tool, c.params) for c in workload.calls()]
+    return [_cost_of(c, workload) for c in workload.calls()]
 
 
 def _routes(mode: str) -> dict[str, str]:
@@ -217,25 +229,64 @@ def _lane_wall(lane: str, costs: list[_Cost], plan) -> float:
     return len(costs) * MAX_RUN_S               # a lane this module does not know yet: assume the worst
 
 
-def mode_wall(workload: Workload, mode: str, workers: int | None = None) -> float:
-    """The longest ``mode`` should take to run ``workload`` once, set-up excluded and before the margin: each
-    lane's share of the calls, added up (lanes of one run overlap in fact: the sum is an upper bound)."""
+def _flat_wall(costs: list[_Cost], routes: dict[str, str], plan) -> float:
+    """Calls that wait for nothing: each lane's share, added up (lanes of one run overlap in fact: an upper bound)."""
+    by_lane: dict[str, list[_Cost]] = {}
+    for cost in costs:
+        by_lane.setdefault(routes[cost.kind], []).append(cost)
+    return sum(_lane_wall(lane, group, plan) for lane, group in by_lane.items())
+
+
+def _graph_wall(calls: list, costs: list[_Cost], routes: dict[str, str], plan) -> float:
+    """Calls that wait for their ``deps`` (indices among ``calls``' own; others are ignored). One after another in
+    the caller's thread: Σ. Elsewhere, a list-scheduling bound with precedence (Graham's, per lane): the longest
+    chain of estimated costs (a child's start-up included), plus what each lane's other calls can hold it up
+    (its bound on its calls less its longest call, which the chain stands for)."""
+    lanes = {routes[c.kind] for c in costs}
+    at = {c.index: i for i, c in enumerate(calls)}
+    if lanes == {"here"} or not any(d in at for c in calls for d in c.deps):
+        return _flat_wall(costs, routes, plan)
+    extra = {lane: (CHILD_S if lane == "child" else 0.0) for lane in lanes}
+    own = [cost.total + extra[routes[cost.kind]] for cost in costs]
+    chain = [0.0] * len(calls)
+    for i, c in enumerate(calls):            # calls come in dependency order (a dep is an earlier call)
+        chain[i] = own[i] + max((chain[at[d]] for d in c.deps if d in at), default=0.0)
+    by_lane: dict[str, list[_Cost]] = {}
+    for cost in costs:
+        by_lane.setdefault(routes[cost.kind], []).append(cost)
+    held = sum(max(0.0, _lane_wall(lane, group, plan) - max(c.total + extra[lane] for c in group))
+               for lane, group in by_lane.items())
+    return max(chain) + held
+
+
+def mode_wall(workload: Workload, mode: str, workers: int | None = None, barrier: bool = False) -> float:
+    """The longest ``mode`` should take to run ``workload`` once, set-up excluded and before the margin. Flat
+    calls: each lane's share of them, added up. A pipeline's calls wait for each other (see :func:`_graph_wall`);
+    with ``barrier``, stage after stage, each stage bounded the same way."""
     plan = get_mode(mode).plan(workload, workers)
     routes = _routes(mode)
-    by_lane: dict[str, list[_Cost]] = {}
-    for cost in _costs(workload):
-        by_lane.setdefault(routes[cost.kind], []).append(cost)
-    return sum(_lane_wall(lane, costs, plan) for lane, costs in by_lane.items())
+    calls, costs = workload.calls(), _costs(workload)
+    if not workload.graph:
+        return _flat_wall(costs, routes, plan)
+    ready = _graph_wall(calls, costs, routes, plan)
+    if not barrier:
+        return ready
+    wall = 0.0
+    for stage in dict.fromkeys(c.stage for c in calls):
+        members = [i for i, c in enumerate(calls) if c.stage == stage]
+        wall += _graph_wall([calls[i] for i in members], [costs[i] for i in members], routes, plan)
+    return max(wall, ready)             # a barrier only adds waits
 
 
-def run_seconds(workload: Workload, mode: str, workers: int | None = None, timeout_s: float = 30.0) -> float:
+def run_seconds(workload: Workload, mode: str, workers: int | None = None, timeout_s: float = 30.0,
+                barrier: bool = False) -> float:
     """One run's conservative length: the mode's wall with the margin, its faults at their bound, and set-up;
     at most the engine's bound on a run (calls still pending at ``MAX_RUN_S`` are cancelled; those running
     may finish)."""
     longest = max((c.total for c in _costs(workload)), default=0.0)
     faults = fault_seconds(workload, mode, timeout_s)
     setup = RUN_SETUP_S + (CLUSTER_START_S if "dask" in _routes(mode).values() else 0.0)
-    wall = MARGIN * mode_wall(workload, mode, workers) + faults + setup
+    wall = MARGIN * mode_wall(workload, mode, workers, barrier) + faults + setup
     return min(wall, MAX_RUN_S + MARGIN * longest + faults + setup)
 
 
@@ -253,10 +304,11 @@ def _lower(workload: Workload) -> str:
 
 
 def estimate_runs(workload: Workload, variants: Iterable[dict], workers: int | None = None, timeout_s: float = 30.0,
-                  **_ignored) -> Estimate:
+                  barrier: bool = False, **_ignored) -> Estimate:
     """A job of one run per variant (``{"mode": ..., **options}``, as :func:`agent_core.run_many` takes them),
-    one after another. Options that do not change the estimate (seed, on_error, async_twins: aiosqlite
-    runs on the loop's side as sqlite3 would) are accepted and ignored, so a page can pass what it passes to
+    one after another; ``barrier`` (a pipeline's stage after stage) counts, per variant or for all. Options that do
+    not change the estimate (seed, on_error, async_twins: aiosqlite runs on the loop's side as sqlite3 would) are
+    accepted and ignored, so a page can pass what it passes to
     the engine."""
     seconds, runs = 0.0, 0
     for variant in variants:
@@ -264,7 +316,8 @@ def estimate_runs(workload: Workload, variants: Iterable[dict], workers: int | N
         w = variant.get("workers", workers)
         if w is not None:
             w = min(w, get_mode(mode).MAX_WORKERS)
-        seconds += run_seconds(workload, mode, w, float(variant.get("timeout_s", timeout_s)))
+        seconds += run_seconds(workload, mode, w, float(variant.get("timeout_s", timeout_s)),
+                               bool(variant.get("barrier", barrier)))
         runs += 1
     return Estimate(seconds, runs, _lower(workload))
 

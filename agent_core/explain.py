@@ -131,14 +131,15 @@ def explain_compare(reports: list[RunReport]) -> list[str]:
     ranked = sorted(reports, key=lambda r: r.wall_s)
     best = ranked[0]
     base = next((r for r in reports if r.mode == BASELINE), None)
-    head = f"{best.mode} finished first in {_s(best.wall_s)}"
+    name = pipeline_study._label          # the mode, and "with a barrier" for a pipeline run in supersteps
+    head = f"{name(best)} finished first in {_s(best.wall_s)}"
     if base is not None and best is not base:
         head += f", ×{base.wall_s / best.wall_s:.1f} faster than {BASELINE} ({_s(base.wall_s)})"
     why = _near_floor(best)
     if _gil_bound(best) or _stalled(best):
         why += f", although {_reason(best)}"
     out = [f"{head}: {why}."]
-    out += [f"{r.mode} ({_s(r.wall_s)}): {_reason(r)}." for r in ranked[1:]]
+    out += [f"{name(r)} ({_s(r.wall_s)}): {_reason(r)}." for r in ranked[1:]]
     return out + pipeline_study.compare_notes(reports)
 
 

@@ -31,6 +31,7 @@ PAGES = (("app.py", "Playground", ":material/bolt:"), ("pages/1_Compare.py", "Co
          ("pages/3_Event_loop.py", "Event loop", ":material/monitor_heart:"),
          ("pages/4_Scaling.py", "Scaling", ":material/trending_up:"),
          ("pages/5_Guide.py", "Guide", ":material/explore:"), ("pages/6_History.py", "History", ":material/history:"))
+PAGES += (("pages/8_Pipelines.py", "Pipelines", ":material/account_tree:"),)
 
 
 def navigation() -> None:
