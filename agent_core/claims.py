@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from . import api
-from .budget import estimate_runs
+from .budget import Estimate, estimate_runs
 from .errors import AgentCoreError, BadInput
 from .explain import failure_summary
 from .machine import usable_cores
@@ -123,6 +123,7 @@ class ClaimResult:
     measured: Figures = field(default_factory=dict)
     summary: str = ""
     seconds: float = 0.0            # how long its experiment took
+    started_at: float = field(default_factory=time.time)    # when it was measured
 
     @property
     def colour(self) -> str:
@@ -133,7 +134,8 @@ class ClaimResult:
         return {"id": self.id, "claim": self.claim, "source": self.source,
                 "sources": [SOURCES[s] for s in claim.sources], "how": self.how, "measured": self.measured,
                 "summary": self.summary, "verdict": self.verdict, "reason": self.reason, "page": self.page,
-                "page_query": claim.query, "seconds": round(self.seconds, 3)}
+                "page_query": claim.query, "seconds": round(self.seconds, 3),
+                "started_at": self.started_at}
 
 
 # -- helpers shared by experiments -----------------------------------------------------------------------------------
@@ -611,9 +613,10 @@ def _checked(ids: Iterable[int] | None) -> list[int]:
     return out
 
 
-def estimate_s(ids: Iterable[int] | None = None) -> float:
+def estimate(ids: Iterable[int] | None = None) -> Estimate:
     """A conservative length of the chosen claims' experiments, before anything runs (agent_core.budget)."""
-    return sum(CLAIMS[i].estimate_s() for i in _checked(ids))
+    chosen = _checked(ids)
+    return Estimate(sum(CLAIMS[i].estimate_s() for i in chosen), len(chosen), "the number of claims")
 
 
 def judge(claim_id: int, figures: Figures) -> Judgement:
