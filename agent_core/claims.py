@@ -581,21 +581,22 @@ CLAIMS: dict[int, Claim] = {c.id: c for c in (
 
 # -- running them ----------------------------------------------------------------------------------------------------
 
-def parse_only(text: str | None) -> list[int]:
-    """``"1,2"`` -> ``[1, 2]`` (None or "": every claim); BadInput names a bad id and the allowed ones."""
+def parse_only(text: str | None, what: str = "--only") -> list[int]:
+    """``"1,2"`` -> ``[1, 2]`` (None: every claim); BadInput names a bad id (as ``what`` gave it) and the allowed."""
     if text is None:
         return list(CLAIMS)
+    allowed = f"claims are {min(CLAIMS)}..{max(CLAIMS)}"
     ids: list[int] = []
     for item in str(text).split(","):
         item = item.strip()
         if not item:
             continue
         if not (item.isascii() and item.isdigit()) or int(item) not in CLAIMS:
-            raise BadInput(f"--only {item[:40]!r} is not a claim: claims are {min(CLAIMS)}..{max(CLAIMS)}")
+            raise BadInput(f"{what} {item[:40]!r} is not a claim: {allowed}")
         if int(item) not in ids:
             ids.append(int(item))
     if not ids:
-        raise BadInput(f"--only {str(text)[:40]!r} names no claim: claims are {min(CLAIMS)}..{max(CLAIMS)}")
+        raise BadInput(f"{what} {str(text)[:40]!r} names no claim: {allowed}")
     return ids
 
 

@@ -14,9 +14,9 @@ def _chosen_from_address(claims) -> list[int]:
     if only is None:
         return list(claims.CLAIMS)
     try:
-        return claims.parse_only(only)
+        return claims.parse_only(only, what="the address's only=")
     except BadInput as exc:
-        st.session_state["claims.address_error"] = str(exc).replace("--only", "only=", 1)
+        st.session_state["claims.address_error"] = str(exc)
         return list(claims.CLAIMS)
 
 
