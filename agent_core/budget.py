@@ -28,6 +28,7 @@ from .catalog import CATALOG, KINDS
 from .errors import BadInput
 from .machine import default_processes, usable_cores
 from .modes import BASELINE, get_mode
+from .tools import TOOL_CALL_CHUNKS
 from .workload import MAX_RUN_S, Workload
 
 JOB_LIMIT_S = 300.0          # a page job estimated longer than this is refused (the engine's bound on one run)
@@ -41,6 +42,11 @@ TOKEN_CPU_S = 20e-6          # the client's CPU per streamed token (~4 µs)
 COMMIT_S = 0.02              # one memory_write's connection and durable commit (0.02 s with 5,000 rows)
 ROW_S = 5e-6                 # per row written (3.5 µs)
 WORD_S = 2.5e-6              # per word of analysis (1.9 µs on a loaded machine; 0.85 µs idle)
+PAGE_WORD_S = 2e-6           # fetch_page: the server writing a page, per word (1.1 µs uncached)
+PARSE_WORD_S = 0.5e-6        # fetch_page: the client reading it, per word (0.08 µs)
+CHUNK_WORD_S = 25e-6         # chunk_text per word, times chunk_words / (chunk_words - overlap) (6-14 µs, loaded)
+RERANK_WORD_S = 1.5e-6       # rerank per passage word (0.53-0.87 µs)
+RERANK_PASSAGE_S = 20e-6     # rerank per passage (~8 µs)
 SCRIPT_S = {"word_count": 1e-6, "primes": 1e-6, "json_summary": 5e-6}   # per unit of size (0.4, 0.5, 3.3 µs)
 CHILD_S = 0.35               # CPU to start a call's child interpreter and import its tool (0.17-0.25 s)
 RUN_SETUP_S = 2.0            # a run's set-up outside the clock: a new pool, a sacrificial host (0.2-0.9 s)
@@ -54,7 +60,8 @@ CLASSIFY_CALLS = 6           # calls per tool beyond its runs: a warm-up, two at
 # what a user can lower to shorten a tool's calls, named as the page's widgets name it
 KNOBS = {"llm_call": "tokens or latency", "web_search": "latency", "vector_lookup": "latency",
          "legacy_sdk": "latency", "memory_write": "rows per write", "analysis": "work (words)",
-         "sandboxed_script": "script size"}
+         "sandboxed_script": "script size", "fetch_page": "latency or words", "chunk_text": "words",
+         "rerank": "candidates or words per passage", "embed": "latency or texts"}
 
 
 @dataclass(frozen=True)
@@ -92,8 +99,15 @@ def _call_cost(tool: str, params: dict) -> _Cost:
     cpu = wait = 0.0
     if tool == "llm_call":
         ttft = params["ttft_ms"] / 1000 * (1 + params["jitter"])
-        wait = min(10.0, ttft + params["tokens"] / params["tokens_per_s"]) + NET_CALL_S
-        cpu = AWAIT_CPU_S + params["tokens"] * TOKEN_CPU_S
+        tokens = params["tokens"]
+        if params.get("offer"):                 # the model answers with tool calls, streamed in chunks
+            tokens = max(tokens, TOOL_CALL_CHUNKS * int(params.get("tool_calls") or 1))
+        wait = min(10.0, ttft + tokens / params["tokens_per_s"]) + NET_CALL_S
+        cpu = AWAIT_CPU_S + tokens * TOKEN_CPU_S
+    elif tool == "fetch_page":
+        wait = min(10.0, params["latency_ms"] / 1000 * (1 + params["jitter"])) + NET_CALL_S
+        wait += params["words"] * PAGE_WORD_S
+        cpu = AWAIT_CPU_S + params["words"] * PARSE_WORD_S
     elif spec.kind == "io" or tool == "legacy_sdk":
         wait = min(10.0, params["latency_ms"] / 1000 * (1 + params.get("jitter", 0.0))) + NET_CALL_S
         cpu = AWAIT_CPU_S
@@ -101,6 +115,10 @@ def _call_cost(tool: str, params: dict) -> _Cost:
         cpu = COMMIT_S + params["rows"] * ROW_S
     elif tool == "analysis":
         cpu = params["work"] * WORD_S
+    elif tool == "chunk_text":
+        cpu = params["words"] * CHUNK_WORD_S * params["chunk_words"] / (params["chunk_words"] - params["overlap"])
+    elif tool == "rerank":
+        cpu = params["candidates"] * (params["words_per"] * RERANK_WORD_S + RERANK_PASSAGE_S)
     elif tool == "sandboxed_script":
         cpu = CHILD_S + params["size"] * SCRIPT_S.get(params["script"], max(SCRIPT_S.values()))
     elif spec.origin:                           # a user's tool: what classify measured, or a guess until then

@@ -40,6 +40,7 @@ def both(tool: str, params: dict, ctx_args: dict):
 @pytest.mark.parametrize("tool, params", [
     ("web_search", {"latency_ms": 20, "k": 4}),
     ("vector_lookup", {"latency_ms": 20, "k": 9}),
+    ("embed", {"latency_ms": 20, "texts": 3}),
     ("llm_call", {"ttft_ms": 30, "tokens": 10, "tokens_per_s": 1000}),
 ])
 def test_io_tools_sync_and_async_twins_get_the_same_answer(tool, params, ctx_args):

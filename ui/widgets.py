@@ -22,7 +22,7 @@ from ui import charts, history, own_tools
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LATENCY_PARAMS = {"web_search": "latency_ms", "vector_lookup": "latency_ms", "legacy_sdk": "latency_ms",
-                  "llm_call": "ttft_ms"}
+                  "llm_call": "ttft_ms", "fetch_page": "latency_ms", "embed": "latency_ms"}
 
 
 # Material icons render from Streamlit's own font, on any machine (emoji need the system's emoji font)
