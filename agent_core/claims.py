@@ -31,7 +31,7 @@ from .workload import Workload
 
 HOLDS, CAVEAT, FAILS = "holds", "holds with a caveat", "does not hold here"
 VERDICTS = {HOLDS: "green", CAVEAT: "orange", FAILS: "red"}    # a verdict -> its colour on the page
-UNMEASURED = "not measured yet"                               # no experiment yet, or it could not measure
+UNMEASURED = "not measured"                                   # the experiment could not measure (says why)
 UNMEASURED_COLOUR = "gray"
 
 # Thresholds every verdict is computed with (ratios, so that a noisy shared machine moves them little)
@@ -60,13 +60,17 @@ Judgement = tuple[str, str]
 class Runs:
     """One workload run once per variant (``{"mode": ..., **options}``), one after another."""
 
-    spec: str
+    spec: str                       # tool:count,... or, with ``pipeline``, the pipeline's name
     variants: tuple[dict, ...]
     params: dict = field(default_factory=dict)
     faults: dict = field(default_factory=dict)
     timeout_s: float = 30.0
+    pipeline: dict | None = None    # the pipeline's own parameters (agent_core.pipeline)
 
     def workload(self) -> Workload:
+        if self.pipeline is not None:
+            from .pipelines import pipeline
+            return pipeline(self.spec, self.pipeline, self.params, self.faults or None)
         return Workload.parse(self.spec, self.params, self.faults)
 
     def estimate_s(self) -> float:
@@ -96,11 +100,8 @@ class Claim:
     measure: Callable[[Emit | None], Figures] | None = None
     estimate: Callable[[], float] | None = None
     query: dict = field(default_factory=dict)   # the page's address parameters (a preset, a mode)
-    pending: str = ""               # why it cannot be measured yet ("" when it can)
 
     def estimate_s(self) -> float:
-        if self.pending:
-            return 0.0
         if self.estimate is not None:
             return self.estimate()
         return sum(r.estimate_s() for r in self.runs)
@@ -496,18 +497,112 @@ def _estimate_start() -> float:
     return START_REPS * (CHILD_S + 0.1 + 0.1)
 
 
-# -- 11, 12: the research agent's pipeline (issue 10) ----------------------------------------------------------------
+# -- 11, 12: the research agent's pipeline (agent_core.pipelines) ----------------------------------------------
 
-PIPELINE_PENDING = ("the research_agent pipeline is not in the engine yet (agent_core.pipelines, issue 10): its "
-                    "turn cannot be run here")
+PIPELINE_SCALE = 0.5        # every latency of the pipeline's tools scaled (the LLM streams 1/scale as fast)
+CLAIMED_GATHER_S = (1.5, 4.5)                   # "~1.5s (vs ~4.5s sequential)": concurrent, sequential
+CLAIMED_TURN_S = ((3.0, 5.0), (10.0, 15.0))     # "~3-5s (sequential ≈ 10-15s)"
+GATHER_STAGE = "search"     # the research agent's first gather: its K searches after the plan
+CPU_STAGE = "chunk"         # its CPU stage: chunk_text on each fetched page (our stand-in for local embeddings)
+CHUNK_WORDS = 12_000        # words chunked per page: ~0.1 s of pure-Python CPU a call here
+TURN_GAIN = 1.1             # a turn "sped up" when it took at most 1/1.1 of the other's wall
 
 
-def _judge_pending(f: Figures) -> Judgement:
-    return UNMEASURED, PIPELINE_PENDING
+def _scaled(fetch: str) -> dict:
+    """The research agent's tools with every latency ×PIPELINE_SCALE (from the catalog's defaults)."""
+    from .catalog import CATALOG
+    tools = ("llm_call", "web_search", "vector_lookup", "legacy_sdk" if fetch == "sdk" else "fetch_page")
+    out: dict[str, dict] = {}
+    for tool in tools:
+        defaults = CATALOG[tool].defaults()
+        out[tool] = {k: round(defaults[k] * PIPELINE_SCALE) for k in ("latency_ms", "ttft_ms") if k in defaults}
+        if "tokens_per_s" in defaults:
+            out[tool]["tokens_per_s"] = defaults["tokens_per_s"] / PIPELINE_SCALE
+    return out
 
 
-def _summary_pending(f: Figures) -> str:
-    return "—"
+def _stage(r: RunReport, name: str) -> dict:
+    from .pipeline_study import stages
+    return next(s for s in stages(r) if s["stage"] == name)
+
+
+def _figures_research(reports: list[list[RunReport]]) -> Figures:
+    (seq, hybrid), = reports
+    _ok([seq, hybrid], "the research agent's turn")
+    (c_fast, c_slow), ((t_lo, t_hi), (s_lo, s_hi)) = CLAIMED_GATHER_S, CLAIMED_TURN_S
+    return {"k": seq.pipeline.get("params", {}).get("k") if seq.pipeline else None, "scale": PIPELINE_SCALE,
+            "claimed_gather_x": _r(c_slow / c_fast, 2), "claimed_turn_x": _r((s_lo + s_hi) / (t_lo + t_hi), 2),
+            "gather_sequential_s": _r(_stage(seq, GATHER_STAGE)["wall_s"]),
+            "gather_hybrid_s": _r(_stage(hybrid, GATHER_STAGE)["wall_s"]),
+            "turn_sequential_s": _r(seq.wall_s), "turn_hybrid_s": _r(hybrid.wall_s),
+            "hybrid_critical_path_s": _r(hybrid.critical_path_s)}
+
+
+def judge_research(f: Figures) -> Judgement:
+    """Holds when both the first gather's and the turn's sequential/hybrid ratios are within ×NEAR of the claimed
+    ones; within ×FACTOR (either way), a caveat."""
+    g = _x(f["gather_sequential_s"], f["gather_hybrid_s"])
+    t = _x(f["turn_sequential_s"], f["turn_hybrid_s"])
+    cg, ct = f["claimed_gather_x"], f["claimed_turn_x"]
+    said = (f"the first gather ({f['k']} searches) took {f['gather_hybrid_s']:.2f} s in hybrid against "
+            f"{f['gather_sequential_s']:.2f} s one after another (×{g:.1f}, claimed ×{cg:.1f}); the whole turn "
+            f"{f['turn_hybrid_s']:.2f} s against {f['turn_sequential_s']:.2f} s (×{t:.1f}, claimed ×{ct:.1f}), "
+            f"with hybrid at ×{_x(f['turn_hybrid_s'], f['hybrid_critical_path_s']):.2f} its critical path")
+
+    def near(x: float, c: float, within: float) -> bool:
+        return c / within <= x <= c * within
+
+    ratios = (("the gather", g, cg), ("the turn", t, ct))
+    if all(near(x, c, NEAR) for _, x, c in ratios):
+        return HOLDS, f"{said}: both within ×{NEAR} of the claim."
+    if all(near(x, c, FACTOR) for _, x, c in ratios):
+        off = " and ".join(what for what, x, c in ratios if not near(x, c, NEAR))
+        return CAVEAT, f"{said}: {off} off the claimed ratio by more than ×{NEAR}, within ×{FACTOR:g}."
+    off = " and ".join(what for what, x, c in ratios if not near(x, c, FACTOR))
+    return FAILS, f"{said}: {off} more than ×{FACTOR:g} off the claimed ratio."
+
+
+def _summary_research(f: Figures) -> str:
+    return (f"gather ×{_x(f['gather_sequential_s'], f['gather_hybrid_s']):.1f} (claimed ×{f['claimed_gather_x']:.1f})"
+            f" · turn ×{_x(f['turn_sequential_s'], f['turn_hybrid_s']):.1f} (claimed ×{f['claimed_turn_x']:.1f})")
+
+
+POOL_MODES = {"hybrid": "a process pool", "asyncio": "the event loop", "threads": "threads"}
+
+
+def _figures_pool(reports: list[list[RunReport]]) -> Figures:
+    runs, = reports
+    _ok(runs, "the research agent's turn")
+    out: Figures = {"chunk_words": CHUNK_WORDS}
+    for r in runs:
+        stage = _stage(r, CPU_STAGE)
+        out[r.mode] = {"turn_s": _r(r.wall_s), "cpu_stage_s": _r(stage["wall_s"]), "cpu_s": _r(stage["sum_cpu_s"]),
+                       "loop_lag_ms": None if r.loop_lag_max_ms is None else _r(r.loop_lag_max_ms, 1)}
+    return out
+
+
+def judge_pool(f: Figures) -> Judgement:
+    """Holds when the turn with its CPU stage in a process pool (hybrid) took at most 1/TURN_GAIN of the faster of
+    the turns with it on the loop (asyncio) or in threads; a caveat when only its CPU stage was ×NO_SPEEDUP faster
+    or the turn faster by less; else it does not hold."""
+    pool, loop, threads = f["hybrid"], f["asyncio"], f["threads"]
+    other = min(("asyncio", "threads"), key=lambda m: f[m]["turn_s"])
+    gain = _x(f[other]["turn_s"], pool["turn_s"])
+    stage_gain = _x(min(loop["cpu_stage_s"], threads["cpu_stage_s"]), pool["cpu_stage_s"])
+    said = (f"the turn took {pool['turn_s']:.2f} s with its CPU stage ({pool['cpu_s']:.2f} s of CPU) in a process "
+            f"pool, {loop['turn_s']:.2f} s with it on the event loop and {threads['turn_s']:.2f} s in threads; the "
+            f"stage itself {pool['cpu_stage_s']:.2f} s against {loop['cpu_stage_s']:.2f} s and "
+            f"{threads['cpu_stage_s']:.2f} s")
+    if gain >= TURN_GAIN:
+        return HOLDS, f"{said}: ×{gain:.2f} faster than in {POOL_MODES[other]}."
+    if stage_gain >= NO_SPEEDUP or gain > 1:
+        return CAVEAT, (f"{said}: the turn was only ×{gain:.2f} faster than in {POOL_MODES[other]} "
+                        f"(the CPU stage ×{stage_gain:.2f}).")
+    return FAILS, f"{said}: not faster than in {POOL_MODES[other]} (×{gain:.2f})."
+
+
+def _summary_pool(f: Figures) -> str:
+    return " · ".join(f"{POOL_MODES[m]} {f[m]['turn_s']:.2f} s" for m in POOL_MODES)
 
 
 # -- the registry ----------------------------------------------------------------------------------------------------
@@ -571,11 +666,19 @@ CLAIMS: dict[int, Claim] = {c.id: c for c in (
           _figures_vs_claimed(1.2, 2.5, 0.5), query={"preset": "rag_turn"}),
     Claim(11, "The research agent's first gather takes “~1.5s (vs ~4.5s sequential)”; a whole turn “~3-5s "
               "(sequential ≈ 10-15s)”.", ("B4–B6",),
-          "pages/1_Compare.py", "the research_agent pipeline, sequential against hybrid: the ratio against the "
-          "claimed one", _judge_pending, _summary_pending, pending=PIPELINE_PENDING),
+          "pages/1_Compare.py", f"the research_agent pipeline with 3 searches (the claim's 1.5 s against 4.5 s is "
+          f"three calls), its latencies ×{PIPELINE_SCALE:g}, one call after another and in hybrid: the first "
+          "gather's and the turn's ratios against the claimed ones", judge_research, _summary_research,
+          (Runs("research_agent", ({"mode": "sequential"}, {"mode": "hybrid"}), _scaled("sdk"),
+                pipeline={"k": 3, "fetch": "sdk"}),), _figures_research),
     Claim(12, "Embeddings in a process pool speed the turn up.", ("B4–B6",),
-          "pages/1_Compare.py", "the research_agent pipeline's CPU stage in a process pool, on the loop and in "
-          "threads", _judge_pending, _summary_pending, pending=PIPELINE_PENDING),
+          "pages/1_Compare.py", f"the research_agent pipeline (5 searches, pages fetched asynchronously, latencies "
+          f"×{PIPELINE_SCALE:g}) with its CPU stage (chunk_text on {CHUNK_WORDS:,} words a page, our stand-in for "
+          "local embeddings) in a process pool (hybrid), on the event loop (asyncio) and in threads",
+          judge_pool, _summary_pool,
+          (Runs("research_agent", ({"mode": "hybrid"}, {"mode": "asyncio"}, {"mode": "threads"}),
+                {**_scaled("io"), "chunk_text": {"words": CHUNK_WORDS}}, pipeline={"k": 5, "fetch": "io"}),),
+          _figures_pool),
 )}
 
 
@@ -629,9 +732,7 @@ def measure_claim(claim_id: int, emit: Emit | None = None) -> ClaimResult:
     """Run one claim's experiment now and judge it. An experiment that cannot measure (a call failed, the
     backend is down) gives :data:`UNMEASURED` with why, never a made-up verdict."""
     c = CLAIMS[_checked([claim_id])[0]]
-    result = ClaimResult(c.id, c.claim, ", ".join(c.sources), c.page, c.how, UNMEASURED, c.pending)
-    if c.pending:
-        return result
+    result = ClaimResult(c.id, c.claim, ", ".join(c.sources), c.page, c.how, UNMEASURED, "")
     started = time.perf_counter()
     try:
         figures = c.run(emit)

@@ -39,8 +39,6 @@ def _card(claim, result, pages: dict[str, tuple[str, str]], sources: dict[str, s
                 st.markdown(result.summary)
             if result.measured:
                 st.caption(result.reason + f" Measured in {result.seconds:.1f} s.")
-            elif claim.pending:
-                st.info(result.reason)
             else:
                 st.error(result.reason)
 

@@ -3,7 +3,7 @@ each verdict, in its colour, beside the figures that decided it."""
 from __future__ import annotations
 
 from agent_core import claims
-from agent_core.claims import CLAIMS, UNMEASURED, VERDICTS
+from agent_core.claims import CLAIMS, VERDICTS
 
 from .test_pages import open_page
 
@@ -37,18 +37,6 @@ def test_the_page_runs_the_chosen_claims_and_shows_each_verdict_from_its_figures
     links = [link.proto.page for link in at.get("page_link") if link.proto.label.startswith("See it in depth")]
     assert len(links) == len(CLAIMS)
     assert at.button(key="claims.run").disabled is False, "Run is enabled again once the experiments are done"
-
-
-def test_a_claim_waiting_for_the_engine_says_why_instead_of_a_verdict():
-    pending = [c for c in CLAIMS.values() if c.pending]
-    if not pending:
-        return                          # every claim can be measured: nothing waits
-    at = open_page(PAGE)
-    at.multiselect(key="claims.only").set_value([pending[0].id]).run()
-    at.button(key="claims.run").click().run()
-    assert not at.exception and not at.error
-    assert [r.verdict for r in at.session_state["claims.results"]] == [UNMEASURED]
-    assert pending[0].pending in [i.value for i in at.info]
 
 
 def test_the_address_preselects_claims_and_a_bad_one_is_an_error_line():
