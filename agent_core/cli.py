@@ -377,8 +377,10 @@ def _classify(args: argparse.Namespace) -> int:
 
 def _claims(args: argparse.Namespace) -> int:
     from . import claims
+    chosen = claims.parse_only(args.only)
+    api.warm_up()                       # the backend and the pool start before the first claim, not inside it
     results = []
-    for claim_id in claims.parse_only(args.only):
+    for claim_id in chosen:
         if not args.json:
             print(f"claim {claim_id}: {claims.CLAIMS[claim_id].how}", file=sys.stderr)
         results.append(claims.measure_claim(claim_id))
