@@ -125,6 +125,7 @@ class ClaimResult:
     summary: str = ""
     seconds: float = 0.0            # how long its experiment took
     started_at: float = field(default_factory=time.time)    # when it was measured
+    load_1m: float | None = None    # the machine's 1-minute load average when it was done (a shared machine)
 
     @property
     def colour(self) -> str:
@@ -136,7 +137,7 @@ class ClaimResult:
                 "sources": [SOURCES[s] for s in claim.sources], "how": self.how, "measured": self.measured,
                 "summary": self.summary, "verdict": self.verdict, "reason": self.reason, "page": self.page,
                 "page_query": claim.query, "seconds": round(self.seconds, 3),
-                "started_at": self.started_at}
+                "started_at": self.started_at, "load_1m": self.load_1m, "cores": usable_cores()}
 
 
 # -- helpers shared by experiments -----------------------------------------------------------------------------------
@@ -744,7 +745,20 @@ def measure_claim(claim_id: int, emit: Emit | None = None) -> ClaimResult:
         result.measured, result.summary = figures, c.summary(figures)
         result.verdict, result.reason = c.judge(figures)
     result.seconds = time.perf_counter() - started
+    result.load_1m = _r(os.getloadavg()[0], 2)
     return result
+
+
+def machine_note(results: Iterable[ClaimResult]) -> str:
+    """The machine the claims were measured on, and how busy it was: more runnable work than cores distorts times."""
+    loads = [r.load_1m for r in results if r.load_1m is not None]
+    cores = usable_cores()
+    if not loads:
+        return f"{cores} cores"
+    note = f"{cores} cores, 1-minute load average up to {max(loads):.1f}"
+    if max(loads) > cores:
+        note += ": more work than cores ran beside the experiments, so their times are stretched"
+    return note
 
 
 def measure_claims(ids: Iterable[int] | None = None, emit: Emit | None = None) -> list[ClaimResult]:

@@ -387,6 +387,7 @@ def _claims(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"claims": [r.to_dict() for r in results]}))
         return 0
+    print(f"measured on {claims.machine_note(results)}")
     rows = [["#", "source", "verdict", "measured here"]]
     rows += [[str(r.id), r.source, r.verdict, r.summary or "—"] for r in results]
     print(_table(rows, right={0}))

@@ -82,7 +82,7 @@ def main() -> None:
         when = datetime.datetime.fromtimestamp(min(r.started_at for r in results)).strftime("%H:%M:%S")
         counts = {v: sum(r.verdict == v for r in results) for v in [*claims.VERDICTS, claims.UNMEASURED]}
         st.caption(f"Measured at {when}: {len(results)} claims · " +
-                   " · ".join(f"{n} {v}" for v, n in counts.items() if n))
+                   " · ".join(f"{n} {v}" for v, n in counts.items() if n) + f" · {claims.machine_note(results)}")
     else:
         st.info("Choose claims and press **Run the experiments**: every claim takes a few seconds.")
     st.dataframe(pd.DataFrame([{"#": c.id, "claim": c.claim, "source": ", ".join(c.sources),
