@@ -97,8 +97,10 @@ def main() -> None:
                     f"it; a loop is *blocked* when its heartbeat was late by at least {claims.BLOCK_SHARE:.0%} of the "
                     f"blocking call, and a fix *works* when it cuts that lag ×{claims.UNBLOCKED:g}; a true speedup "
                     f"under ×{claims.NO_SPEEDUP} is none, and a process pool *uses the cores* at "
-                    f"{claims.CORE_SHARE:.0%} of the speedup its workers could reach. `python -m agent_core claims "
-                    f"--json` prints the same verdicts with every figure.")
+                    f"{claims.CORE_SHARE:.0%} of the speedup its workers could reach. Where a claim is about CPU work, "
+                    f"each variant runs a few times, interleaved, and the fastest run is kept: other work on a shared "
+                    f"machine only ever adds time. `python -m agent_core claims --json` prints the same verdicts "
+                    f"with every figure.")
 
 
 if __name__ == "__main__":

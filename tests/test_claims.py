@@ -130,6 +130,18 @@ def test_an_experiment_whose_calls_fail_is_not_measured_rather_than_judged(monke
     assert "1 of 2 calls failed in asyncio" in result.reason and "web_search#1: error" in result.reason
 
 
+def test_repeated_runs_keep_the_fastest_run_of_each_variant_in_the_variants_order():
+    seen = []
+    runs = claims.Runs("web_search:2", ({"mode": "asyncio"}, {"mode": "sequential"}),
+                       {"web_search": {"latency_ms": 20, "jitter": 1.0}}, reps=3)
+    kept = runs.measure(seen.append)
+    assert [r.mode for r in seen] == ["asyncio", "sequential"] * 3, "interleaved: one of each variant per round"
+    assert [r.mode for r in kept] == ["asyncio", "sequential"]
+    for r in kept:
+        assert r.wall_s == min(s.wall_s for s in seen if s.mode == r.mode)
+    assert runs.estimate_s() == 3 * claims.Runs(runs.spec, runs.variants, runs.params).estimate_s()
+
+
 def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "agent_core", "claims", *args], cwd=ROOT, capture_output=True,
                           text=True, timeout=180)
