@@ -118,7 +118,7 @@ async def _json_body(request: Request, limit: int = MAX_CHAT_BODY_BYTES) -> dict
         parts.append(part)
     try:
         body = json.loads(b"".join(parts))
-    except ValueError:
+    except (ValueError, RecursionError):        # RecursionError: nested deeper than the parser goes
         raise Refused(400, "the request body is not valid JSON") from None
     if not isinstance(body, dict):
         raise Refused(400, "the request body must be a JSON object")
@@ -390,13 +390,18 @@ def _page_text(page_id: int, words: int) -> str:
     return textgen.prose(words, f"page:{page_id}")
 
 
+def _small_int(text: str) -> int:
+    """ASCII digits (at most six) as a number, anything else as -1."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 6 else -1
+
+
 async def page(request: Request) -> JSONResponse:
-    page_id = request.path_params["page_id"]
-    raw = request.query_params.get("words", "800")
-    if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_PAGE_WORDS):
+    page_id, raw = request.path_params["page_id"], request.query_params.get("words", "800")
+    if not 1 <= _small_int(raw) <= MAX_PAGE_WORDS:
         return Refused(422, f"words={raw[:20]!r} is not allowed: 1..{MAX_PAGE_WORDS}", "words").response()
-    if not 0 <= page_id < textgen.CORPUS_SIZE:
-        return Refused(404, f"no page {page_id}: pages are 0..{textgen.CORPUS_SIZE - 1}").response()
+    if not 0 <= _small_int(page_id) < textgen.CORPUS_SIZE:
+        return Refused(404, f"no page {page_id[:20]!r}: pages are 0..{textgen.CORPUS_SIZE - 1}").response()
+    page_id = int(page_id)
     waited = await _delay(request, 200)
     doc = DOCS[page_id]
     return JSONResponse({"id": page_id, "title": doc["title"], "url": doc["url"], "words": int(raw),
@@ -411,7 +416,7 @@ def build_app() -> Starlette:
         Route("/v1/vectors/query", vector_query, methods=["POST"]),
         Route("/v1/embeddings", embeddings, methods=["POST"]),
         Route("/v1/records", records),
-        Route("/v1/pages/{page_id:int}", page),
+        Route("/v1/pages/{page_id}", page),
     ])
 
 

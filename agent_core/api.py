@@ -17,8 +17,10 @@ from .engine.run import Clock, Run
 from .host.parent import run_hosted
 from .machine import default_processes
 from .modes import BASELINE, MODES, get_mode, in_process_kinds
+from .pipelines import rebuilt
 from .records import RunReport, TaskRecord
-from .workload import Options, Workload, as_workload, check_variant
+from .workload import Options, Workload, check_variant
+from .workload import as_workload as _flat_workload
 
 __all__ = ["run", "arun", "compare", "run_many", "warm_up", "abandoned_calls"]
 OnRecord = Callable[[TaskRecord], None]
@@ -41,6 +43,14 @@ def warm_up(processes: int | None = None, *, cluster: bool = False) -> None:
     if cluster:
         from ._dask_cluster import warm_up_cluster
         warm_up_cluster()               # last: it competes with nothing above, and returns at once
+
+
+def as_workload(workload, params=None, faults=None) -> Workload:
+    """A spec, ``{tool: count}`` or a :class:`Workload` (a pipeline's too: given ``params`` and ``faults`` apply
+    to its calls), checked."""
+    if isinstance(workload, Workload) and workload.pipeline is not None and (params or faults):
+        return rebuilt(workload, params, faults)
+    return _flat_workload(workload, params, faults)
 
 
 def _options(mode: str, **options) -> Options:

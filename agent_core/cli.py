@@ -283,6 +283,9 @@ def _print_run(rep: RunReport) -> None:
     print(_headline(rep))
     print()
     print(_by_stage(rep) if rep.pipeline else _by_tool(rep))
+    if rep.pipeline and (tokens := pipeline_study.first_tokens(rep)):
+        print("first token: " + ", ".join(f"{f['call']} {f['ttft_ms']:.0f} ms (at {f['first_token_at_s']:.2f} s)"
+                                          for f in tokens))
     if not rep.ok:
         print("\nnot ok:")
         print(_failures(rep))

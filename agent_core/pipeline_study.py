@@ -90,15 +90,22 @@ def compare_notes(reports: list[RunReport]) -> list[str]:
     timed = sorted(((answer_at(r), r) for r in runs if answer_at(r) is not None), key=lambda x: x[0])
     if len(timed) >= 2:
         (first_at, first), (last_at, last) = timed[0], timed[-1]
-        line = (f"The answer's first token came first in {_label(first)} ({_s(first_at)} after the start) and last in "
-                f"{_label(last)} ({_s(last_at)}, {_s(last_at - first_at)} later).")
-        on_loop = [t for t in last.tasks if t.worker == "event-loop" and t.kind == "cpu"]
-        if on_loop:
-            tools = ", ".join(dict.fromkeys(t.tool for t in on_loop))
-            spent = _s(sum(t.duration_s for t in on_loop))
-            line += (f" In {_label(last)} its {len(on_loop)} CPU calls ({tools}) ran on the event loop for {spent} in "
-                     "all, and every call waiting on the loop waited behind them.")
-        out.append(line)
+        out.append(f"The answer's first token came first in {_label(first)} ({_s(first_at)} after the start) and "
+                   f"last in {_label(last)} ({_s(last_at)}, {_s(last_at - first_at)} later).")
+        for at, r in timed[1:]:
+            on_loop = [t for t in r.tasks if t.worker == "event-loop" and t.kind in ("cpu", "blocking")
+                       and t.start_s < at]          # what ran on the loop before the first token came
+            if not on_loop:
+                continue
+            parts = []
+            for kind in ("cpu", "blocking"):
+                if calls := [t for t in on_loop if t.kind == kind]:
+                    tools = ", ".join(dict.fromkeys(t.tool for t in calls))
+                    parts.append(f"{len(calls)} {'CPU' if kind == 'cpu' else 'blocking'} call"
+                                 f"{'s' * (len(calls) > 1)} ({tools}) for {_s(sum(t.duration_s for t in calls))}")
+            out.append(f"In {_label(r)} the answer's first token came {(at - first_at) * 1000:.0f} ms after "
+                       f"{_label(first)}'s: {' and '.join(parts)} ran on its event loop, and every call waiting on "
+                       f"the loop waited behind them (its loop stood still for up to {r.loop_lag_max_ms or 0:.0f} ms).")
     by_mode: dict[str, dict[bool, RunReport]] = {}
     for r in runs:
         by_mode.setdefault(r.mode, {})[bool(r.pipeline.get("barrier"))] = r

@@ -278,9 +278,8 @@ def as_workload(workload: Any, params: Any = None, faults: Any = None) -> Worklo
     if isinstance(workload, Workload):
         if not params and not faults:
             return workload
-        if workload.pipeline is not None:
-            from .pipelines import rebuilt
-            return rebuilt(workload, params, faults)
+        if workload.pipeline is not None:       # agent_core.pipelines.rebuilt, which api.py calls first
+            raise BadInput("a pipeline's own parameters and faults are given to agent_core.pipeline(...)")
         merged: Any = params
         if isinstance(params, Mapping):     # given parameters override the workload's own, one by one
             merged = {tool: dict(values) for tool, values in workload.params.items()}

@@ -75,3 +75,8 @@ def test_each_mode_is_drawn_in_the_colour_its_module_gives():
     speed = charts.speedup_bars(reports)
     assert list(speed.data[0].marker.color) == [get_mode(m).COLOUR for m in MODES]
     assert charts.mode_colour("no-such-mode") == charts.UNKNOWN
+
+
+def test_every_built_in_tool_has_a_colour_of_its_own():
+    from agent_core.catalog import CATALOG
+    assert len({charts.tool_colour(tool) for tool in CATALOG}) == len(CATALOG), "add a colour to charts.PALETTE"

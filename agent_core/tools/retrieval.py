@@ -7,7 +7,6 @@ for a seed. Cooperative timeout: each checks its deadline between paragraphs or 
 from __future__ import annotations
 
 import math
-import re
 import time
 import zlib
 
@@ -24,7 +23,7 @@ NEAR = 0.8                      # Jaccard similarity of two chunks' shingles at 
 _PRIME = (1 << 61) - 1          # a Mersenne prime: (a*h + b) mod p are independent permutations of the hashes
 _SALTS = tuple(((2 * k + 1) * 0x9E3779B97F4A7C15 % _PRIME, (k + 1) * 0xBF58476D1CE4E5B9 % _PRIME)
                for k in range(ROWS * BANDS))
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_ENDS = (".", "!", "?")         # a word ending with one of these ends its sentence
 
 
 def _page(p: dict, tool: str) -> int | None:
@@ -47,15 +46,25 @@ def _text(p: dict, ctx: ToolContext) -> str:
     return textgen.prose(p["words"], ctx.call_seed if page is None else f"page:{page}")
 
 
-def _pack(paragraph: str, size: int, overlap: int) -> list[list[str]]:
+def _sentences(paragraph: str) -> list[list[str]]:
+    """A paragraph's sentences, each a list of words (a word ending in ".", "!" or "?" ends one)."""
+    sentences, sentence = [], []
+    for word in paragraph.split():
+        sentence.append(word)
+        if word.endswith(_ENDS):
+            sentences.append(sentence)
+            sentence = []
+    if sentence:
+        sentences.append(sentence)
+    return sentences
+
+
+def _pack(sentences: list[list[str]], size: int, overlap: int) -> list[list[str]]:
     """A paragraph's sentences packed into chunks of at most ``size`` words, each chunk starting with the last
     ``overlap`` words of the one before; a sentence longer than ``size - overlap`` is cut into pieces. A chunk
     never spans two paragraphs, so a paragraph repeated on a page gives the same chunks again."""
     step = size - overlap
-    pieces = []
-    for sentence in _SENTENCE_END.split(paragraph):
-        words = sentence.split()
-        pieces += [words[i:i + step] for i in range(0, len(words), step)]
+    pieces = [words[i:i + step] for words in sentences for i in range(0, len(words), step)]
     chunks, chunk, fresh = [], [], False
     for piece in pieces:
         if fresh and len(chunk) + len(piece) > size:
@@ -89,9 +98,10 @@ def chunk_text(p: dict, ctx: ToolContext) -> dict:
     for paragraph in text.split("\n\n"):
         if time.monotonic() > deadline:
             raise ToolTimeout(f"chunk_text ran past its {ctx.timeout_s:g} s timeout after {words} words")
-        sentences += len(_SENTENCE_END.findall(paragraph)) + bool(paragraph.strip())
-        words += len(paragraph.split())
-        for chunk in _pack(paragraph, size, overlap):
+        split = _sentences(paragraph)
+        sentences += len(split)
+        words += sum(map(len, split))
+        for chunk in _pack(split, size, overlap):
             shingles = _shingles(chunk)
             signature = _signature(shingles)
             keys = [(band, signature[band * ROWS:(band + 1) * ROWS]) for band in range(BANDS)]
@@ -112,6 +122,31 @@ QUERY_WORDS = 6                 # a query: a topic and this many words
 TOP = 5
 
 
+def bm25(query: list[str], passages: list[list[str]], deadline: float = math.inf) -> list[float]:
+    """Okapi BM25 score of each passage (a list of words) for the query's distinct words."""
+    terms = list(dict.fromkeys(query))
+    df = dict.fromkeys(terms, 0)
+    matches: list[dict[str, int]] = []
+    for i, passage in enumerate(passages):
+        if i % 50 == 0 and time.monotonic() > deadline:
+            raise ToolTimeout(f"the deadline passed after {i} passages")
+        tf: dict[str, int] = {}
+        for word in passage:
+            tf[word] = tf.get(word, 0) + 1
+        found = {term: tf[term] for term in terms if term in tf}
+        for term in found:
+            df[term] += 1
+        matches.append(found)
+    n = len(passages)
+    avg = sum(map(len, passages)) / n if n else 0.0
+    idf = {term: math.log(1 + (n - df[term] + 0.5) / (df[term] + 0.5)) for term in terms}
+    scores = []
+    for found, passage in zip(matches, passages, strict=True):
+        norm = K1 * (1 - B + B * len(passage) / (avg or 1.0))
+        scores.append(sum(idf[t] * f * (K1 + 1) / (f + norm) for t, f in found.items()))
+    return scores
+
+
 def rerank(p: dict, ctx: ToolContext) -> dict:
     """BM25 scores of ``candidates`` passages (of ``words_per`` words on average, from half to one and a half
     times that) against a query, both generated from the call's seed; the best passages first."""
@@ -120,28 +155,16 @@ def rerank(p: dict, ctx: ToolContext) -> dict:
     seed = ctx.call_seed
     lengths = [per // 2 + zlib.crc32(f"{seed}:{i}".encode()) % (per + 1) for i in range(n)]
     pool = textgen.words(sum(lengths), seed)
-    topic = textgen.TOPICS[zlib.crc32(seed.encode()) % len(textgen.TOPICS)]
-    query = list(dict.fromkeys([topic, *textgen.words(QUERY_WORDS, f"{seed}:query")]))
-    df = dict.fromkeys(query, 0)
-    matches: list[dict[str, int]] = []
-    start = 0
-    for i, length in enumerate(lengths):
-        if i % 50 == 0 and time.monotonic() > deadline:
-            raise ToolTimeout(f"rerank ran past its {ctx.timeout_s:g} s timeout after {i} passages")
-        tf: dict[str, int] = {}
-        for word in pool[start:start + length]:
-            tf[word] = tf.get(word, 0) + 1
+    passages, start = [], 0
+    for length in lengths:
+        passages.append(pool[start:start + length])
         start += length
-        found = {term: tf[term] for term in query if term in tf}
-        for term in found:
-            df[term] += 1
-        matches.append(found)
-    avg = sum(lengths) / n
-    idf = {term: math.log(1 + (n - df[term] + 0.5) / (df[term] + 0.5)) for term in query}
-    scores = []
-    for found, length in zip(matches, lengths, strict=True):
-        norm = K1 * (1 - B + B * length / avg)
-        scores.append(sum(idf[t] * f * (K1 + 1) / (f + norm) for t, f in found.items()))
+    topic = textgen.TOPICS[zlib.crc32(seed.encode()) % len(textgen.TOPICS)]
+    query = [topic, *textgen.words(QUERY_WORDS, f"{seed}:query")]
+    try:
+        scores = bm25(query, passages, deadline)
+    except ToolTimeout as exc:
+        raise ToolTimeout(f"rerank ran past its {ctx.timeout_s:g} s timeout: {exc}") from None
     order = sorted(range(n), key=lambda i: (-scores[i], i))
-    return {"n": n, "words": len(pool), "query": " ".join(query), "top_score": round(scores[order[0]], 4),
-            "top": order[:TOP]}
+    return {"n": n, "words": len(pool), "query": " ".join(dict.fromkeys(query)),
+            "top_score": round(scores[order[0]], 4), "top": order[:TOP]}
