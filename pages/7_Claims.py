@@ -81,7 +81,7 @@ def main() -> None:
     if results:
         when = datetime.datetime.fromtimestamp(min(r.started_at for r in results)).strftime("%H:%M:%S")
         counts = {v: sum(r.verdict == v for r in results) for v in [*claims.VERDICTS, claims.UNMEASURED]}
-        st.caption(f"Measured at {when}: {len(results)} claims · " +
+        st.caption(f"Measured at {when}: {len(results)} claim{'s' * (len(results) != 1)} · " +
                    " · ".join(f"{n} {v}" for v, n in counts.items() if n) + f" · {claims.machine_note(results)}")
     else:
         st.info("Choose claims and press **Run the experiments**: every claim takes a few seconds.")
