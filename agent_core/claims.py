@@ -674,8 +674,8 @@ CLAIMS: dict[int, Claim] = {c.id: c for c in (
           _figures_vs_claimed(1.2, 2.5, 0.5), query={"preset": "rag_turn"}),
     Claim(11, "The research agent's first gather takes “~1.5s (vs ~4.5s sequential)”; a whole turn “~3-5s "
               "(sequential ≈ 10-15s)”.", ("B4–B6",),
-          "pages/1_Compare.py", f"the research_agent pipeline with 3 searches (the claim's 1.5 s against 4.5 s is "
-          f"three calls), its latencies ×{PIPELINE_SCALE:g}, one call after another and in hybrid: the first "
+          "pages/1_Compare.py", "the research_agent pipeline with 3 searches (the claim's 1.5 s against 4.5 s reads "
+          f"as three calls), its latencies ×{PIPELINE_SCALE:g}, one call after another and in hybrid: the first "
           "gather's and the turn's ratios against the claimed ones", judge_research, _summary_research,
           (Runs("research_agent", ({"mode": "sequential"}, {"mode": "hybrid"}), _scaled("sdk"),
                 pipeline={"k": 3, "fetch": "sdk"}),), _figures_research),
