@@ -166,6 +166,11 @@ def _parser() -> argparse.ArgumentParser:
     classify.add_argument("--runs", type=_int, default=3, help="runs of each tool alone (1..10, default 3)")
     classify.add_argument("--param", action="append", metavar="TOOL.NAME=VALUE", help="override a tool parameter")
     classify.add_argument("--json", action="store_true", help='print {"tools": [{name, kind, declared, evidence}]}')
+    claims = sub.add_parser("claims", help="re-measure what the article and its blog series claim (docs/CLAIMS.md), "
+                                           "each with a verdict computed from the figures")
+    claims.add_argument("--only", metavar="ID,ID", help="these claims only, by number (default: every claim)")
+    claims.add_argument("--json", action="store_true",
+                        help='print {"claims": [{id, claim, source, measured, verdict, reason, page, ...}]}')
     _history_parser(sub)
     return p
 
@@ -373,6 +378,28 @@ def _classify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _claims(args: argparse.Namespace) -> int:
+    from . import claims
+    chosen = claims.parse_only(args.only)
+    api.warm_up()                       # the backend and the pool start before the first claim, not inside it
+    results = []
+    for claim_id in chosen:
+        if not args.json:
+            print(f"claim {claim_id}: {claims.CLAIMS[claim_id].how}", file=sys.stderr)
+        results.append(claims.measure_claim(claim_id))
+    if args.json:
+        print(json.dumps({"claims": [r.to_dict() for r in results]}))
+        return 0
+    print(f"measured on {claims.machine_note(results)}")
+    rows = [["#", "source", "verdict", "measured here"]]
+    rows += [[str(r.id), r.source, r.verdict, r.summary or "—"] for r in results]
+    print(_table(rows, right={0}))
+    print()
+    for r in results:
+        print(textwrap.fill(f"{r.id}. {r.claim} — {r.verdict}: {r.reason}", 110, subsequent_indent="   "))
+    return 0
+
+
 def _bench(args: argparse.Namespace) -> int:
     from . import bench
     markdown = _writable(args.markdown, "--markdown") if args.markdown is not None else None
@@ -539,6 +566,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "bench":
             return _bench(args)
+        if args.command == "claims":
+            return _claims(args)
         if args.command == "history":
             return _history(args)
         if args.command == "pipelines":

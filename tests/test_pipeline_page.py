@@ -15,7 +15,7 @@ from ui import pipeline_charts, widgets
 
 from .test_pages import figures, open_page
 
-PAGE = "pages/8_Pipelines.py"
+PAGE = "pages/7_Pipelines.py"
 FAST = {"llm_call": {"ttft_ms": 60, "tokens": 8, "tokens_per_s": 800}, "web_search": {"latency_ms": 60},
         "vector_lookup": {"latency_ms": 40}, "legacy_sdk": {"latency_ms": 60}, "memory_write": {"rows": 200}}
 NODE = re.compile(r'^\s+"([^"]+)" \[(.*)\];$', re.M)

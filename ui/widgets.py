@@ -30,8 +30,9 @@ PAGES = (("app.py", "Playground", ":material/bolt:"), ("pages/1_Compare.py", "Co
          ("pages/2_Failures.py", "Failures", ":material/crisis_alert:"),
          ("pages/3_Event_loop.py", "Event loop", ":material/monitor_heart:"),
          ("pages/4_Scaling.py", "Scaling", ":material/trending_up:"),
-         ("pages/5_Guide.py", "Guide", ":material/explore:"), ("pages/6_History.py", "History", ":material/history:"))
-PAGES += (("pages/8_Pipelines.py", "Pipelines", ":material/account_tree:"),)
+         ("pages/5_Guide.py", "Guide", ":material/explore:"), ("pages/6_History.py", "History", ":material/history:"),
+         ("pages/7_Pipelines.py", "Pipelines", ":material/account_tree:"),
+         ("pages/8_Claims.py", "Claims", ":material/fact_check:"))
 
 
 def navigation() -> None:
