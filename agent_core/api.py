@@ -159,7 +159,8 @@ def compare(workload: Workload | str | dict, modes: Iterable[str] = MODES, *, ba
 
     def measured(report: RunReport) -> None:
         if baseline:
-            report.baseline_wall_s = (reports[0] if reports else report).wall_s
+            base = reports[0] if reports else report
+            report.baseline_wall_s, report.baseline_cpu_s = base.wall_s, base.sum_cpu_s
         reports.append(report)
         if on_run is not None:
             on_run(report)
