@@ -11,9 +11,9 @@ and noisy: absolute times are context only), each the median of a few repetition
 - P6  hybrid max event-loop lag with blocking and CPU tools in the workload          target <= 10 ms
 - P7  Playground click -> chart, beyond the run's wall (measured by the browser test) target <= 300 ms
 - P8  distributed wall / bare-Dask wall (client.submit, gather), same cluster        target <= 1.10
-- P10a a first visit: `streamlit run` to an enabled Run button on the Playground (s)  target <= 3
+- P10a a first visit: starting the app server to an enabled Run button on the Playground (s)  target <= 3
 - P10b the first visit's first Run: click to chart, beyond the run's wall (s)         target <= 0.5
-  (both measured in fresh `streamlit run` processes driven by Debian's chromium: tests/first_visit.py)
+  (both measured in fresh app servers driven by Debian's chromium: tests/first_visit.py)
 
 "Critical path" in P2 and P3 is the physical floor: one such call alone, uncontended (~200 ms).
 ``--quick`` shrinks every N (CI runs it to prove the benchmark works); targets are never asserted.
@@ -53,7 +53,7 @@ TITLES = {"P1": "engine wall / bare-stdlib wall, same calls, worst mode",
           "P6": "hybrid max loop lag (ms), blocking + CPU tools in the workload",
           "P7": "Playground click -> chart beyond the run's wall (ms), browser",
           "P8": "distributed wall / bare-Dask wall, same calls, same cluster",
-          "P10a": "first visit: streamlit run -> Playground Run enabled (s), browser",
+          "P10a": "first visit: app server start -> Playground Run enabled (s), browser",
           "P10b": "first visit: first Run click -> chart beyond its wall (s), browser"}
 
 
@@ -420,7 +420,7 @@ def p8(n_io: int, n_cpu: int, reps: int) -> dict:
 # -- P10: a first visit, in a real browser -------------------------------------------------------------------
 
 def p10(reps: int) -> dict[str, dict]:
-    """Fresh `streamlit run` processes driven by Debian's chromium (tests/first_visit.py, in a child: the app's
+    """Fresh app servers driven by Debian's chromium (tests/first_visit.py, in a child: the app's
     server and the browser are its children). Not measured, and why, where there is no browser or no tests."""
     script = os.path.join(ROOT, "tests", "first_visit.py")
     why = None
@@ -437,7 +437,7 @@ def p10(reps: int) -> dict[str, dict]:
     if why:
         return {"P10a": _figure("P10a", None, {"note": why}), "P10b": _figure("P10b", None, {"note": why})}
     detail = {"reps": data["reps"], "load_before": data["load_before"], "visits": data["visits"],
-              "command": "python -m tests.first_visit --reps N (fresh streamlit run + chromium per visit)"}
+              "command": "python -m tests.first_visit --reps N (a fresh app server and page per visit)"}
     return {"P10a": _figure("P10a", data["cold_start_s"], detail),
             "P10b": _figure("P10b", data["first_click_beyond_wall_s"], {"see": "P10a"})}
 
