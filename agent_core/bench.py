@@ -82,7 +82,8 @@ MISSED = {
           "adaptive start batches (worse lag, no gain), uvloop (5-10 %, not adopted, see P2), 10 clients of at "
           "most 100 connections (kept: one client is O(connections x queued requests), encode/httpx#3215).",
     "P4": "Two workers on two cores can at best halve the wall; anything else running on the machine (the "
-          "backend, another process) takes a core's share away from the pool.",
+          "backend, another process) takes a core's share away from the pool. A value above the cores is not a "
+          "fast pool but a slow baseline: the median run's physics check (in the detail) says what was measured.",
     "P5": "A call's child imports its tool's modules on top of the bare interpreter: random and the text "
           "vocabulary for the analysis-like scripts add about 4 ms; the trivial script used here adds about 2 ms "
           "of our own modules and the marshal protocol.",
