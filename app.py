@@ -12,15 +12,16 @@ import streamlit as st
 
 
 def main() -> None:
+    from ui.measure import engine_warming
+    engine_warming()        # first: the backend and the pool start while this script imports and draws the page
     import agent_core
     from agent_core import budget
     from ui import history, widgets
-    from ui.measure import engine_warming, measure_into, run_button
+    from ui.measure import measure_into, run_button
 
     widgets.page("Playground", "Pick the tools of an agent turn and a concurrency mode, press **Run**, and see "
                  "where the time went. Every figure is measured on this machine: real HTTP calls to a local "
                  "backend, real SQLite commits, real CPU work, real child processes.")
-    engine_warming()
     counts, params, mode = widgets.workload_controls("play", with_mode=True)
     options = widgets.run_options("play")
     baseline = st.checkbox("Also measure the sequential baseline first (gives the true speedup)", key="play.baseline")

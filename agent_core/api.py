@@ -35,11 +35,28 @@ def warm_up(processes: int | None = None, *, cluster: bool = False) -> None:
     Off by default: the cluster holds about 250 MiB (a host, a scheduler, two workers and this process's
     client; measured) and its start-up keeps two cores busy for a few seconds, which would land on any run
     measured meanwhile. Without it, the first distributed run's set-up starts it (set-up, never in a wall)."""
+    import threading
+
     from ._pool import warm_pool
     from .backend import ensure_backend
     from .tools import http_tools
-    http_tools.warm_up(ensure_backend().url)
-    warm_pool(processes or default_processes())
+    # the pool (a fork server and its workers) and the backend are separate processes: start them together
+    failed: list[BaseException] = []
+
+    def pool() -> None:
+        try:
+            warm_pool(processes or default_processes())
+        except BaseException as exc:  # noqa: BLE001 - raised below, in the caller's thread
+            failed.append(exc)
+
+    starting = threading.Thread(target=pool, name="pool-warm-up", daemon=True)
+    starting.start()
+    try:
+        http_tools.warm_up(ensure_backend().url)
+    finally:
+        starting.join()
+    if failed:
+        raise failed[0]
     if cluster:
         from ._dask_cluster import warm_up_cluster
         warm_up_cluster()               # last: it competes with nothing above, and returns at once
@@ -159,7 +176,8 @@ def compare(workload: Workload | str | dict, modes: Iterable[str] = MODES, *, ba
 
     def measured(report: RunReport) -> None:
         if baseline:
-            report.baseline_wall_s = (reports[0] if reports else report).wall_s
+            base = reports[0] if reports else report
+            report.baseline_wall_s, report.baseline_cpu_s = base.wall_s, base.sum_cpu_s
         reports.append(report)
         if on_run is not None:
             on_run(report)

@@ -95,6 +95,7 @@ def explain_run(r: RunReport) -> list[str]:
             out.append(f"Against the {BASELINE} run ({_s(r.baseline_wall_s)}) the true speedup is "
                        f"×{r.true_speedup:.1f}.")
 
+    out += explain_physics(r)
     out += modes.notes(r)
 
     bad = [t for t in r.tasks if t.status != "ok"]
@@ -140,7 +141,24 @@ def explain_compare(reports: list[RunReport]) -> list[str]:
         why += f", although {_reason(best)}"
     out = [f"{head}: {why}."]
     out += [f"{name(r)} ({_s(r.wall_s)}): {_reason(r)}." for r in ranked[1:]]
+    out += [f"{name(r)}: {sentence}" for r in reports for sentence in explain_physics(r)]
     return out + pipeline_study.compare_notes(reports)
+
+
+def explain_physics(r: RunReport) -> list[str]:
+    """One sentence per figure of the report that this machine could not have produced (``RunReport.physics``),
+    with its measured cause, or saying that none was measured."""
+    out = []
+    for flag in r.physics:
+        why = flag["cause"] or "the report's numbers do not show why (the cause was not measured)"
+        if flag["check"].startswith("true speedup"):
+            said = f"×{flag['value']:.2f} where at most ×{flag['limit']} is possible"
+        elif flag["check"].startswith("wall"):
+            said = f"the run took {_s(flag['value'])} but one of its calls {_s(flag['limit'])}"
+        else:
+            said = f"{_s(flag['value'])} of CPU where {r.cores} cores give at most {_s(flag['limit'])} in the wall"
+        out.append(f"Physics check, {flag['check']}: {said}. Why: {why}.")
+    return out
 
 
 # -- failure boundaries ------------------------------------------------------------------------------------

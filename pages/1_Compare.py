@@ -39,6 +39,7 @@ def main() -> None:
     st.subheader("Ranking")
     st.dataframe(pd.DataFrame([{
         "rank": i + 1, "mode": r.mode, "wall s": round(r.wall_s, 3), "true speedup": round(r.true_speedup or 0, 2),
+        "physics check": "; ".join(f["check"] for f in r.physics),
         "apparent speedup": round(r.speedup, 2), "Σ task s": round(r.sum_task_s, 3), "Σ CPU s": round(r.sum_cpu_s, 3),
         "max loop lag ms": None if r.loop_lag_max_ms is None else round(r.loop_lag_max_ms, 1),
         "ok": f"{r.statuses.get('ok', 0)}/{len(r.tasks)}"} for i, r in enumerate(ranked)]), hide_index=True)

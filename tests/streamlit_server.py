@@ -31,8 +31,9 @@ def free_port() -> int:
 
 @contextmanager
 def streamlit_server(log_path: str | None = None, env: dict[str, str] | None = None,
-                     started: list | None = None) -> Iterator[str]:
-    """The app's URL while it serves; ``env`` adds to its environment; ``started`` receives its Popen."""
+                     started: list | None = None, poll_s: float = 0.1) -> Iterator[str]:
+    """The app's URL while it serves; ``env`` adds to its environment; ``started`` receives its Popen;
+    ``poll_s``: how often its health check is tried while it starts."""
     port = free_port()
     log = open(log_path, "wb") if log_path else subprocess.DEVNULL
     proc = subprocess.Popen(
@@ -53,7 +54,7 @@ def streamlit_server(log_path: str | None = None, env: dict[str, str] | None = N
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"streamlit did not come up (exit {proc.poll()})")
-            time.sleep(0.1)
+            time.sleep(poll_s)
         yield url
     finally:
         try:

@@ -72,7 +72,8 @@ def wall_vs_sum(r: RunReport) -> go.Figure:
     fig.update_xaxes(title_text="seconds", rangemode="tozero")
     fig.update_yaxes(autorange="reversed")
     return _layout(fig, f"Where the time went · apparent ×{r.speedup:.1f}"
-                   + (f" · true ×{r.true_speedup:.1f}" if r.true_speedup is not None else ""), 300)
+                   + (f" · true ×{r.true_speedup:.1f}" if r.true_speedup is not None else "")
+                   + (" ⚠ see the physics check" if r.physics else ""), 300)
 
 
 def placeholder(title: str, message: str, height: int = 300) -> go.Figure:
@@ -197,7 +198,8 @@ def speedup_bars(reports: list[RunReport]) -> go.Figure:
     fig = go.Figure([
         go.Bar(name=f"true speedup ({BASELINE} wall / wall)", x=modes, y=true,
                marker_color=[mode_colour(m) for m in modes],
-               text=[f"×{v:.2f}" for v in true], textposition="outside"),
+               text=[f"×{v:.2f}" + (" ⚠ physics" if r.physics else "") for v, r in zip(true, reports, strict=True)],
+               textposition="outside"),
         go.Scatter(name="apparent speedup (Σ task / wall)", x=modes, y=[r.speedup for r in reports],
                    mode="markers", marker={"symbol": "diamond", "size": 11, "color": "#333333"}),
     ])

@@ -15,7 +15,7 @@ import streamlit as st
 import agent_core
 from agent_core import modes
 from agent_core.catalog import CATALOG
-from agent_core.explain import explain_run
+from agent_core.explain import explain_physics, explain_run
 from agent_core.modes import get_mode
 from agent_core.presets import DEFAULT_PRESET, PRESETS
 from ui import charts, history, own_tools
@@ -144,6 +144,7 @@ def metrics(r: agent_core.RunReport) -> None:
              else "the longest single call: the floor")
     cols[3].metric("Critical path", f"{r.critical_path_s:.3f} s", help=floor)
     true = f" · true ×{r.true_speedup:.2f}" if r.true_speedup is not None else ""
+    true += " · flagged by the physics check below" if r.physics else ""
     cols[4].metric("Speedup", f"×{r.speedup:.2f}", help="apparent: Σ task time / wall-clock" + true)
     lag = r.loop_lag_max_ms
     cols[5].metric("Max loop lag", "—" if lag is None else f"{lag:.1f} ms",
@@ -176,6 +177,8 @@ def report_view(r: agent_core.RunReport, key: str) -> None:
     st.caption(f"Measured at {when} · {len(r.tasks)} calls · {r.mode} · set-up before the clock "
                f"{1000 * r.setup_s:.0f} ms · {r.cores} cores")
     metrics(r)
+    for sentence in explain_physics(r):         # a figure this machine could not produce, and why
+        st.warning(sentence, icon=":material/report:")
     if r.true_speedup is not None and abs(r.speedup - r.true_speedup) > 0.25 * r.true_speedup:
         st.info(f"Apparent ×{r.speedup:.2f} but true ×{r.true_speedup:.2f}: the calls looked longer because they "
                 "waited (for the GIL, a worker or the loop), not because they worked.")
