@@ -53,13 +53,13 @@ def main() -> None:
         history.save_status("loop.reports")
         cols = st.columns(2)
         for col, r in zip(cols, reports, strict=False):
-            with col:
-                st.metric(f"{r.mode}: max loop lag", f"{r.loop_lag_max_ms:.1f} ms",
-                          help="the heartbeat's worst lateness")
-                col.plotly_chart(charts.loop_lag(r, title=f"{r.mode} · heartbeat"), key=f"loop.lag.{r.mode}",
-                                 config={"displayModeBar": False})
-                col.plotly_chart(charts.timeline(r, title=f"{r.mode} · timeline", height=320),
-                                 key=f"loop.timeline.{r.mode}", config={"displayModeBar": False})
+            col.metric(f"{r.mode}: max loop lag", f"{r.loop_lag_max_ms:.1f} ms", help="the heartbeat's worst lateness")
+        modes = [r.mode for r in reports]
+        st.plotly_chart(charts.lag_overlay(reports, modes, f"Heartbeat · {' and '.join(modes)}", height=360),
+                        key="loop.lag", config={"displayModeBar": False})
+        titles = [f"{r.mode} · timeline" for r in reports]
+        for col, r, fig in zip(st.columns(2), reports, charts.timelines(reports, titles, height=320), strict=False):
+            col.plotly_chart(fig, key=f"loop.timeline.{r.mode}", config={"displayModeBar": False})
         a, h = reports
         blocked = charts.blocking_spans(a)
         if blocked:
