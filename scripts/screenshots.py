@@ -16,7 +16,7 @@ SHOTS = [("/", "Run", "What happened", "playground.png", 2300),
          ("/Compare", "Run every mode", "Timelines", "compare.png", 2500),
          ("/Failures?preset=isolated_scripts", "Run the fault under every chosen mode", "What each mode did",
           "failures.png", 1500),
-         ("/Event_loop", "Run in asyncio and in hybrid", "hybrid · heartbeat", "event-loop.png", 1800),
+         ("/Event_loop", "Run in asyncio and in hybrid", "hybrid · timeline", "event-loop.png", 1800),
          ("/Scaling", "Run the sweep", "What the sweep found", "scaling.png", 2600)]
 
 

@@ -40,7 +40,7 @@ def mode_colour(mode: str) -> str:
 
 
 TITLE_PX = 34               # the title's band at the top of every figure, in pixels
-TOP_PX = 10                 # the plot area's own top margin under a legend's band (or under the title's)
+TOP_PX = 10                 # between the title's band and the plot area, when there is no legend between them
 
 
 def legend_shown(fig: go.Figure) -> bool:
@@ -51,19 +51,26 @@ def legend_shown(fig: go.Figure) -> bool:
     return len(listed) >= 2 or any(t.showlegend is True for t in listed)
 
 
-def _layout(fig: go.Figure, title: str, height: int, top_px: int = 0) -> go.Figure:
-    """The frame every figure shares. The title is pinned to the top of the figure; the legend, when there is
-    one, is a horizontal band just under it, above the plot, referenced to the figure (``yref="container"``)
-    so that Plotly reserves its band in the top margin and never lays it over the plot, an axis title or the
-    tick labels (which live on the left and at the bottom). ``top_px``: room for text the figure puts just
-    above its plot area (subplot titles)."""
+def _layout(fig: go.Figure, title: str, height: int, legend_side: str = "top") -> go.Figure:
+    """The frame every figure shares. The title is pinned to the top of the figure. The legend, when there is one,
+    is referenced to the figure (``xref``/``yref="container"``), so Plotly reserves a band of the figure's margin
+    for it and never lays it over the plot, an axis title or the tick labels (which live left of and under the
+    plot): ``"top"``, a horizontal band under the title; ``"right"``, a column at the right edge, for a figure
+    that puts text just above its plot (subplot titles), which a band on top would touch."""
     legend = legend_shown(fig)
+    if legend_side == "top":
+        place = {"orientation": "h", "xref": "container", "x": 0, "xanchor": "left",
+                 "yref": "container", "y": 1 - TITLE_PX / height, "yanchor": "top"}
+        top = TOP_PX if legend else TITLE_PX + TOP_PX
+    elif legend_side == "right":
+        place = {"orientation": "v", "xref": "container", "x": 1, "xanchor": "right",
+                 "yref": "container", "y": 1 - TITLE_PX / height, "yanchor": "top"}
+        top = TITLE_PX + TOP_PX
+    else:
+        raise ValueError(f"legend_side={legend_side!r}: top or right")
     fig.update_layout(title={"text": title, "x": 0, "xanchor": "left", "xref": "container", "yref": "container",
                              "y": 1 - 8 / height, "yanchor": "top", "font": {"size": 15}},
-                      height=height, font=FONT,
-                      margin={"l": 10, "r": 10, "t": (TOP_PX if legend else TITLE_PX + TOP_PX) + top_px, "b": 10},
-                      legend={"orientation": "h", "xref": "container", "x": 0, "xanchor": "left",
-                              "yref": "container", "y": 1 - TITLE_PX / height, "yanchor": "top"},
+                      height=height, font=FONT, margin={"l": 10, "r": 10, "t": top, "b": 10}, legend=place,
                       plot_bgcolor="white", bargap=0.25)
     fig.update_xaxes(gridcolor="#EEEEEE", zeroline=False)
     fig.update_yaxes(gridcolor="#EEEEEE")
@@ -272,7 +279,7 @@ def lag_overlay(reports: list[RunReport], labels: list[str], title: str, height:
             fig.add_vrect(x0=1000 * t.start_s, x1=1000 * t.end_s, fillcolor=color, opacity=0.10, line_width=0)
     fig.update_xaxes(title_text="milliseconds since the run started", range=[0, time_end_ms(reports)])
     if log:
-        fig.update_yaxes(type="log", title_text=f"lag (ms, log scale; under {LAG_FLOOR_MS:g} ms drawn at it)",
+        fig.update_yaxes(type="log", title_text="lag (ms, log scale)",
                          range=[math.log10(LAG_FLOOR_MS), math.log10(top * 2)])
     else:
         fig.update_yaxes(title_text="lag (ms)", range=[0, top * 1.1])
@@ -328,7 +335,7 @@ def scaling_wall(points: list, kind: str, knees: list[dict]) -> go.Figure:
                              line={"color": "#333333", "dash": "dash"}))
     _knee_markers(fig, knees, lines, lambda p: p.wall_s)
     _calls_axis(fig, lines)
-    fig.update_yaxes(type="log", title_text="wall-clock (s, log scale)")
+    fig.update_yaxes(type="log", title_text="wall-clock (s, log scale)", dtick="D2")
     return _layout(fig, f"{kind}: wall-clock against the number of calls", 460)
 
 
@@ -344,7 +351,7 @@ def scaling_overhead(points: list, kind: str, knees: list[dict]) -> go.Figure:
                                  hovertemplate=f"{mode}: %{{y:.2f}} ms per call at %{{x}} calls<extra></extra>"))
     _knee_markers(fig, knees, lines, lambda p: max(floor_ms, p.overhead_per_call_ms))
     _calls_axis(fig, lines)
-    fig.update_yaxes(type="log", title_text="overhead per call (ms, log scale)")
+    fig.update_yaxes(type="log", title_text="overhead per call (ms, log scale)", dtick="D2")
     return _layout(fig, f"{kind}: overhead per call beyond the ideal", 460)
 
 
@@ -366,7 +373,7 @@ def scaling_workers(points: list, kind: str) -> go.Figure:
     fig.update_xaxes(type="log", title_text="workers (pool size / cap on calls in flight)", tickvals=axis,
                      ticktext=[str(w) for w in axis],
                      range=[math.log10(axis[0]) - 0.08, math.log10(axis[-1]) + 0.08])
-    fig.update_yaxes(type="log", title_text="wall-clock (s, log scale)")
+    fig.update_yaxes(type="log", title_text="wall-clock (s, log scale)", dtick="D2")
     return _layout(fig, f"{kind}: {n} calls, wall-clock against the workers", 400)
 
 
@@ -469,7 +476,8 @@ def pair_timelines(a: RunReport, b: RunReport, names: tuple[str, str] = ("A", "B
     fig.update_xaxes(range=[0, end])      # make_subplots matched every row's axis to the bottom one's
     fig.update_xaxes(title_text="milliseconds since each run started", row=len(weights), col=1)
     fig.update_layout(barmode="overlay")
-    _layout(fig, f"{names[0]} and {names[1]} on one time axis", min(1400, 180 + 24 * sum(weights)), top_px=24)
+    _layout(fig, f"{names[0]} and {names[1]} on one time axis", min(1400, 180 + 24 * sum(weights)),
+            legend_side="right")
     fig.update_annotations(x=0, xanchor="left", font={"size": 13})     # the row titles, left like the title
     return fig
 
