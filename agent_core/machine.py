@@ -46,8 +46,8 @@ def gil() -> Gil:
     check = getattr(sys, "_is_gil_enabled", None)
     version = platform.python_version()
     if check is None:
-        short = ".".join(version.split(".")[:2])
-        return Gil(True, free, f"Python {short} has no free-threaded build; sys._is_gil_enabled() comes in 3.13")
+        short = ".".join(version.split(".")[:2])          # sys._is_gil_enabled() and free-threading: 3.13+
+        return Gil(True, free, f"Python {short} has no free-threaded build")
     enabled = bool(check())
     if not free:
         how = f"sys._is_gil_enabled() is True: Python {version} is a standard build, not a free-threaded one"

@@ -35,6 +35,7 @@ from .workload import Workload
 SIZES = (1, 3, 10, 30, 100, 300, 1000)
 IO_WORKERS_MAX = 64         # the I/O workers axis ends here (threads' and hybrid's own most)
 MAX_BUDGET_S = 300.0
+SHARE = {"n": 2, "workers": 1}     # a size sweep gets twice a workers sweep's share of the budget left
 KNEE = 1.6                  # wall/ideal growing this much between neighbouring points marks a knee
 REFUSED = "not allowed"     # how a point the mode refused says so
 
@@ -168,10 +169,11 @@ def sweep(kinds: Iterable[str] = ("io", "cpu"), modes: Iterable[str] | None = No
     :func:`workers_axis`; or a list, kept within it), its workers sweep at ``workers_n`` calls in the modes
     whose workers matter for it, within ``budget_s`` seconds in all (at most 300 s).
 
-    Each series gets an equal share of what is left of the budget when it starts (what one leaves over goes to
-    the next). A series is measured a column at a time, cheapest first; a column starts only if it is predicted
-    (from the previous column's runs, set-up included) to fit what is left of the share, else the series ends
-    there for every mode and its remaining points are returned skipped, saying why."""
+    Each series gets a share of what is left of the budget when it starts (``SHARE``: a size sweep twice a
+    workers sweep's; what one leaves over goes to the next). Every mode runs one call first (its pool or
+    cluster starts then, not in a point). A series is measured a column at a time, cheapest first; a column
+    starts only if it is predicted (from the previous column's runs, set-up included) to fit what is left of
+    the share, else the series ends there for every mode and its remaining points are returned skipped, saying why."""
     kinds, sizes = list(kinds), sorted(set(sizes))
     modes = list(registry.MODES if modes is None else modes)
     if not 1.0 <= budget_s <= MAX_BUDGET_S:
@@ -182,7 +184,12 @@ def sweep(kinds: Iterable[str] = ("io", "cpu"), modes: Iterable[str] | None = No
     plan = _plan(kinds, modes, sizes, workers, workers_n, latency_ms, work)
     total = sum(len(s.members(c)) for s in plan for c in s.columns)
     units = {kind: _calibrate(kind, *_workload(kind, latency_ms, work)) for kind in kinds}
+    if kinds:       # what a mode's first run pays once (its pool, its cluster) is not what each point pays
+        tool, params = _workload(kinds[0], latency_ms, work)
+        for mode in modes:
+            _warm(mode, tool, params)
     points: list[Point] = []
+    sizes_seen: dict[tuple[str, str], tuple[Point, float]] = {}     # (kind, mode) -> its last size point, its cost
 
     def emit(point: Point) -> None:
         points.append(point)
@@ -194,7 +201,8 @@ def sweep(kinds: Iterable[str] = ("io", "cpu"), modes: Iterable[str] | None = No
 
     for i, series in enumerate(plan):
         tool, params = _workload(series.kind, latency_ms, work)
-        share_end = time.monotonic() + (budget_s - (time.monotonic() - started)) / (len(plan) - i)
+        weight = SHARE[series.axis] / sum(SHARE[later.axis] for later in plan[i:])
+        share_end = time.monotonic() + (budget_s - (time.monotonic() - started)) * weight
         last: dict[str, tuple[Point, float]] = {}       # mode -> its previous point in this series, and its cost
         stopped: str | None = None
         for column in series.columns:
@@ -203,11 +211,15 @@ def sweep(kinds: Iterable[str] = ("io", "cpu"), modes: Iterable[str] | None = No
             ideal = _ideal(series.kind, units[series.kind], n)
             members = series.members(column)
             if stopped is None:
-                predicted = sum(_predict(series, last.get(m), n, w, ideal) for m in members)
+                each = {m: _predict(series, last.get(m) or sizes_seen.get((series.kind, m)), n, w, ideal)
+                        for m in members}
+                predicted = sum(each.values())
                 left = min(share_end, started + budget_s) - time.monotonic()
                 if predicted > left:
                     what = f"{n} calls" if w is None else f"{w} workers"
-                    stopped = (f"{what} in every mode would take about {predicted:.1f} s: over the time budget "
+                    most = sorted(each, key=each.get, reverse=True)[:2]
+                    stopped = (f"{what} in every mode would take about {predicted:.1f} s ("
+                               + ", ".join(f"{m} {each[m]:.1f} s" for m in most) + "): over the time budget "
                                f"({max(0.0, left):.1f} s left for this series)")
             for mode in members:
                 if stopped is not None:
@@ -217,17 +229,29 @@ def sweep(kinds: Iterable[str] = ("io", "cpu"), modes: Iterable[str] | None = No
                 point = _measure(series.kind, mode, n, w, tool, params, ideal)
                 if not (point.skipped or "").startswith(REFUSED):     # a refusal: fewer workers may still run
                     last[mode] = (point, time.monotonic() - t)
+                    if series.axis == "n":
+                        sizes_seen[(series.kind, mode)] = last[mode]
                 emit(point)
     return points
 
 
+def _warm(mode: str, tool: str, params: dict) -> None:
+    """One call in ``mode`` before the sweep: it starts what the mode's first run would (a pool, a cluster)."""
+    try:
+        api.run(f"{tool}:1", mode, params=params)
+    except BadInput:
+        pass                            # the sweep's own point says why the mode refuses
+
+
 def _predict(series: _Series, last: tuple[Point, float] | None, n: int, w: int | None, ideal: float) -> float:
-    """How long one more point of ``series`` should take, set-up included, from the mode's previous point."""
+    """How long one more point of ``series`` should take, set-up included, from the mode's previous point in
+    it (for a workers sweep's first point: from the mode's last point of the size sweep, at its default workers,
+    which is at most as fast as the most workers)."""
     if last is None:
         return ideal
     prev, cost = last
     setup = max(0.0, cost - prev.wall_s)
-    if series.axis == "n":
+    if series.axis == "n" or prev.axis == "n":
         return setup + prev.wall_s * n / prev.n          # linear: an upper bound for the concurrent modes
     busy = n if series.kind == "io" else usable_cores()  # only workers that can be busy at once count
     return setup + prev.wall_s * min(prev.workers or 1, busy) / min(w, busy)
@@ -277,6 +301,7 @@ def explain(points: list[Point]) -> list[str]:
     for kind in dict.fromkeys(p.workload for p in points):
         measured = [p for p in points if p.workload == kind and p.wall_s is not None and p.axis == "n"]
         if not measured:
+            out += _stops(points, kind)
             continue
         top = max(p.n for p in measured)
         at_top = sorted((p for p in measured if p.n == top), key=lambda p: p.wall_s)

@@ -173,7 +173,7 @@ def timeline(r: RunReport, title: str | None = None, height: int | None = None,
     traces, order = _timeline_traces(r)
     fig = go.Figure(traces)
     fig.update_layout(barmode="overlay")
-    _shade(fig, blocking_spans(r))
+    _shade(fig, blocking_spans(r), named=False)
     fig.update_yaxes(categoryorder="array", categoryarray=list(reversed(order)), title_text=None)
     fig.update_xaxes(title_text="milliseconds since the run started", range=[0, end_ms or time_end_ms([r])])
     lanes = len(r.lanes())
@@ -181,7 +181,7 @@ def timeline(r: RunReport, title: str | None = None, height: int | None = None,
                    height or min(900, 140 + 22 * len(order)))
 
 
-def timelines(reports: list[RunReport], titles: list[str] | None = None, height: int = 300) -> list[go.Figure]:
+def timelines(reports: list[RunReport], titles: list[str] | None = None, height: int = 340) -> list[go.Figure]:
     """One timeline per run, all on one time axis (the longest run's): a run twice as fast draws half as long."""
     end = time_end_ms(reports)
     titles = titles or [f"{r.mode} · {r.wall_s:.2f} s" for r in reports]
@@ -197,10 +197,13 @@ def blocking_spans(r: RunReport) -> list[TaskRecord]:
     return [t for t in r.tasks if t.worker == "event-loop" and froze(t)]
 
 
-def _shade(fig: go.Figure, spans: list[TaskRecord]) -> None:
+def _shade(fig: go.Figure, spans: list[TaskRecord], named: bool = True) -> None:
+    """Shade each span; ``named``: with its tool's name at its top left (not on a timeline: there the bars under
+    the band already say it, and the name would sit on them)."""
     for t in spans:
         fig.add_vrect(x0=1000 * t.start_s, x1=1000 * t.end_s, fillcolor=FAILED, opacity=0.12, line_width=0,
-                      annotation_text=t.tool, annotation_position="top left", annotation_font_size=11)
+                      **({"annotation_text": t.tool, "annotation_position": "top left", "annotation_font_size": 11}
+                         if named else {}))
 
 
 def loop_lag(r: RunReport, title: str | None = None, height: int = 260) -> go.Figure | None:
@@ -279,7 +282,7 @@ def lag_overlay(reports: list[RunReport], labels: list[str], title: str, height:
             fig.add_vrect(x0=1000 * t.start_s, x1=1000 * t.end_s, fillcolor=color, opacity=0.10, line_width=0)
     fig.update_xaxes(title_text="milliseconds since the run started", range=[0, time_end_ms(reports)])
     if log:
-        fig.update_yaxes(type="log", title_text="lag (ms, log scale)",
+        fig.update_yaxes(type="log", title_text="lag (ms, log scale)", dtick=1,
                          range=[math.log10(LAG_FLOOR_MS), math.log10(top * 2)])
     else:
         fig.update_yaxes(title_text="lag (ms)", range=[0, top * 1.1])
