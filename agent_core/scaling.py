@@ -211,7 +211,7 @@ def sweep(kinds: Iterable[str] = ("io", "cpu"), modes: Iterable[str] | None = No
             ideal = _ideal(series.kind, units[series.kind], n)
             members = series.members(column)
             if stopped is None:
-                each = {m: _predict(series, last.get(m) or sizes_seen.get((series.kind, m)), n, w, ideal)
+                each = {m: _predict(series, m, last.get(m) or sizes_seen.get((series.kind, m)), n, w, tool, params)
                         for m in members}
                 predicted = sum(each.values())
                 left = min(share_end, started + budget_s) - time.monotonic()
@@ -243,18 +243,25 @@ def _warm(mode: str, tool: str, params: dict) -> None:
         pass                            # the sweep's own point says why the mode refuses
 
 
-def _predict(series: _Series, last: tuple[Point, float] | None, n: int, w: int | None, ideal: float) -> float:
-    """How long one more point of ``series`` should take, set-up included, from the mode's previous point in
-    it (for a workers sweep's first point: from the mode's last point of the size sweep, at its default workers,
-    which is at most as fast as the most workers)."""
+def _model_s(mode: str, tool: str, params: dict, n: int, w: int | None) -> float:
+    """The engine's own model of a run's wall (:func:`agent_core.budget.mode_wall`): how each lane scales with
+    calls, workers and cores, before its margin. The sweep scales what it measured by it."""
+    from .budget import mode_wall
+    return mode_wall(Workload.of({tool: n}, params), mode, w)
+
+
+def _predict(series: _Series, mode: str, last: tuple[Point, float] | None, n: int, w: int | None, tool: str,
+             params: dict) -> float:
+    """How long one more point of ``series`` should take in ``mode``, set-up included: the mode's previous point
+    in it (for a workers sweep's first point, its last point of the size sweep, at its default workers), scaled
+    by how the engine's model says the wall grows from that point to this one (linearly in the calls for a mode
+    that runs them one at a time; far less for one that overlaps them). No previous point: the model's wall."""
     if last is None:
-        return ideal
+        return _model_s(mode, tool, params, n, w)
     prev, cost = last
     setup = max(0.0, cost - prev.wall_s)
-    if series.axis == "n" or prev.axis == "n":
-        return setup + prev.wall_s * n / prev.n          # linear: an upper bound for the concurrent modes
-    busy = n if series.kind == "io" else usable_cores()  # only workers that can be busy at once count
-    return setup + prev.wall_s * min(prev.workers or 1, busy) / min(w, busy)
+    before = _model_s(mode, tool, params, prev.n, prev.workers if prev.axis == "workers" else None)
+    return setup + prev.wall_s * _model_s(mode, tool, params, n, w) / max(before, 1e-6)
 
 
 def _measure(kind: str, mode: str, n: int, w: int | None, tool: str, params: dict, ideal: float) -> Point:

@@ -26,6 +26,7 @@ def main() -> None:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         for path, button, done, name, height in SHOTS:
             page = browser.new_page(viewport={"width": 1400, "height": height})
+            page.set_default_timeout(120_000)      # a shared machine: the first script run can be slow
             page.goto(url + path)
             page.get_by_role("button", name=button, exact=True).click()
             page.get_by_text(done, exact=True).first.wait_for(timeout=180_000)
