@@ -8,7 +8,7 @@ from playwright.sync_api import sync_playwright
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from tests.streamlit_server import CHROMIUM, CHROMIUM_ARGS, streamlit_server  # noqa: E402
+from tests.streamlit_server import CHROMIUM, CHROMIUM_ARGS, LEGEND_OVERLAPS, streamlit_server  # noqa: E402
 
 OUT = os.path.join(ROOT, "docs", "screenshots")
 # page path, button that measures, text that says the results are in, file name, height
@@ -32,6 +32,9 @@ def main() -> None:
             page.get_by_text(done, exact=True).first.wait_for(timeout=180_000)
             page.get_by_test_id("stStatusWidget").wait_for(state="hidden", timeout=60_000)   # the rerun is over
             page.wait_for_timeout(6000)        # the last rerun redraws every chart; plotly draws them late
+            overlaps = page.evaluate(LEGEND_OVERLAPS)
+            if overlaps:
+                raise SystemExit(f"{name}: " + "; ".join(overlaps))
             page.screenshot(path=os.path.join(OUT, name))
             page.close()
             print("wrote", name)
