@@ -211,12 +211,12 @@ def sweep(kinds: Iterable[str] = ("io", "cpu"), modes: Iterable[str] | None = No
             ideal = _ideal(series.kind, units[series.kind], n)
             members = series.members(column)
             if stopped is None:
-                each = {m: _predict(series, m, last.get(m) or sizes_seen.get((series.kind, m)), n, w, tool, params)
-                        for m in members}
+                each = {m: _predict(series, m, last.get(m) or sizes_seen.get((series.kind, m)), n, w, tool, params,
+                                    ideal) for m in members}
                 predicted = sum(each.values())
                 left = min(share_end, started + budget_s) - time.monotonic()
                 if predicted > left:
-                    what = f"{n} calls" if w is None else f"{w} workers"
+                    what = f"{n} call{'s' * (n != 1)}" if w is None else f"{w} worker{'s' * (w != 1)}"
                     most = sorted(each, key=each.get, reverse=True)[:2]
                     stopped = (f"{what} in every mode would take about {predicted:.1f} s ("
                                + ", ".join(f"{m} {each[m]:.1f} s" for m in most) + "): over the time budget "
@@ -251,13 +251,14 @@ def _model_s(mode: str, tool: str, params: dict, n: int, w: int | None) -> float
 
 
 def _predict(series: _Series, mode: str, last: tuple[Point, float] | None, n: int, w: int | None, tool: str,
-             params: dict) -> float:
+             params: dict, ideal: float) -> float:
     """How long one more point of ``series`` should take in ``mode``, set-up included: the mode's previous point
     in it (for a workers sweep's first point, its last point of the size sweep, at its default workers), scaled
     by how the engine's model says the wall grows from that point to this one (linearly in the calls for a mode
-    that runs them one at a time; far less for one that overlaps them). No previous point: the model's wall."""
+    that runs them one at a time; far less for one that overlaps them). No previous point: the ideal (the
+    cheapest column comes first, and a line needs it)."""
     if last is None:
-        return _model_s(mode, tool, params, n, w)
+        return ideal
     prev, cost = last
     setup = max(0.0, cost - prev.wall_s)
     before = _model_s(mode, tool, params, prev.n, prev.workers if prev.axis == "workers" else None)
@@ -337,8 +338,8 @@ def _stops(points: list[Point], kind: str) -> list[str]:
         x = (lambda p: p.n) if axis == "n" else (lambda p: p.workers)
         done = [x(p) for p in series if p.wall_s is not None]
         first = min(cut, key=lambda p: x(p) if axis == "n" else -x(p))
-        reached = (f"stopped at {max(done) if axis == 'n' else min(done)} {unit}" if done
-                   else "measured nothing")
+        end = (max(done) if axis == "n" else min(done)) if done else None
+        reached = f"stopped at {end} {unit[:-1] if end == 1 else unit}" if done else "measured nothing"
         what = "size sweep" if axis == "n" else "workers sweep"
         out.append(f"{kind}: the {what} {reached}, for every mode: {first.skipped}.")
     return out
