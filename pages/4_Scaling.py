@@ -57,7 +57,7 @@ def main() -> None:
                           config={"displayModeBar": False})
         right.plotly_chart(charts.scaling_overhead(points, kind, knees), key=f"scale.overhead.{kind}",
                            config={"displayModeBar": False})
-        if any(p.workload == kind and p.axis == "workers" and p.wall_s is not None for p in points):
+        if len({p.workers for p in points if p.workload == kind and p.axis == "workers" and p.wall_s is not None}) > 1:
             st.plotly_chart(charts.scaling_workers(points, kind), key=f"scale.workers.{kind}",
                             config={"displayModeBar": False})
     with st.expander("Every point"):

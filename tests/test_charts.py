@@ -98,6 +98,16 @@ def test_every_timeline_of_a_comparison_shares_one_time_axis_and_a_faster_run_dr
     ends = {r.mode: max(b + w for tr in f.data for b, w in zip(tr.base, tr.x, strict=True))
             for r, f in zip(reports, figs, strict=True)}
     assert ends[BASELINE] > 5 * ends["hybrid"], "the 4.3 s run's bars reach ×7 further than the 0.6 s run's"
+    assert len({f.layout.margin.l for f in figs}) == 1 and not any(f.layout.yaxis.automargin for f in figs), \
+        "each plot leaves its row labels the same room: side by side, the plots are as wide"
+
+
+def test_long_row_labels_are_shortened_in_timelines_that_compare_keeping_the_row_number():
+    assert charts._short("dask worker 1 · tcp://127.0.0.1:33335 ·2") == "dask worker 1 ·2"
+    assert charts._short("dask worker 12 · tcp://127.0.0.1:33335") == "dask worker 12"
+    short = charts._short("a-lane-name-much-longer-than-that ·12")
+    assert len(short) <= charts.ROW_LABEL_CHARS and short.endswith("… ·12")
+    assert charts._short("event-loop ·2") == "event-loop ·2" and charts._short("pid 21985") == "pid 21985"
 
 
 def test_heartbeats_of_two_runs_share_one_lag_axis_logarithmic_and_titled_so_when_far_apart():

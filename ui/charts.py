@@ -181,11 +181,35 @@ def timeline(r: RunReport, title: str | None = None, height: int | None = None,
                    height or min(900, 140 + 22 * len(order)))
 
 
+ROW_LABEL_CHARS = 16        # a row's label in timelines that compare: longer ones are shortened (the hover has all)
+ROW_LABEL_PX = 120          # ... and the room left of the plot for them, the same in each
+
+
+def _short(label: str, chars: int = ROW_LABEL_CHARS) -> str:
+    """``label`` in at most ``chars`` characters: its first `` · `` part (the rest is detail: a Dask worker's
+    address), cut with an ellipsis if still too long, and its row number (`` ·2``) if it has one."""
+    if len(label) <= chars:
+        return label
+    base, dot, row = label.rpartition(" ·")
+    suffix = f" ·{row}" if dot and row.isdigit() else ""
+    base = (base if suffix else label).split(" · ")[0]
+    room = chars - len(suffix)
+    return (base if len(base) <= room else base[:room - 1].rstrip() + "…") + suffix
+
+
 def timelines(reports: list[RunReport], titles: list[str] | None = None, height: int = 340) -> list[go.Figure]:
-    """One timeline per run, all on one time axis (the longest run's): a run twice as fast draws half as long."""
+    """One timeline per run, all on one time axis (the longest run's) and with the same room for their row labels,
+    so that side by side each plot is as wide and a run twice as fast draws half as long."""
     end = time_end_ms(reports)
     titles = titles or [f"{r.mode} · {r.wall_s:.2f} s" for r in reports]
-    return [timeline(r, title=t, height=height, end_ms=end) for r, t in zip(reports, titles, strict=True)]
+    figs = []
+    for r, t in zip(reports, titles, strict=True):
+        fig = timeline(r, title=t, height=height, end_ms=end)
+        rows = list(fig.layout.yaxis.categoryarray)
+        fig.update_yaxes(automargin=False, tickmode="array", tickvals=rows, ticktext=[_short(x) for x in rows])
+        fig.update_layout(margin={"l": ROW_LABEL_PX})
+        figs.append(fig)
+    return figs
 
 
 def blocking_spans(r: RunReport) -> list[TaskRecord]:
