@@ -18,7 +18,7 @@ __all__ = [
     "run", "arun", "compare", "run_many", "warm_up", "abandoned_calls", "MODES",
     "KINDS", "CATALOG", "ToolSpec", "Param", "get_tool",
     "Workload", "RunReport", "TaskRecord", "AgentCoreError", "BadInput", "BackendError",
-    "ensure_backend", "stop_backend", "tool", "load_tools", "classify",
+    "ensure_backend", "stop_backend", "tool", "load_tools", "classify", "pipeline", "PIPELINES",
 ]
 
 _WHERE = {
@@ -29,6 +29,7 @@ _WHERE = {
     "AgentCoreError": "errors", "BadInput": "errors", "BackendError": "errors",
     "ensure_backend": "backend", "stop_backend": "backend",
     "tool": "usertools", "load_tools": "usertools", "classify": "classifier",
+    "pipeline": "pipelines", "PIPELINES": "pipelines",
 }
 
 

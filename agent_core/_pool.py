@@ -20,7 +20,8 @@ from . import calls
 from ._spawn import environ_without_secrets
 from ._tmp import steer_multiprocessing
 
-PRELOAD = ["agent_core.calls", "agent_core.tools.http_tools", "agent_core.tools.memory", "agent_core.tools.analysis"]
+PRELOAD = ["agent_core.calls", "agent_core.tools.http_tools", "agent_core.tools.memory", "agent_core.tools.analysis",
+           "agent_core.tools.retrieval"]
 MAX_PROCESSES = 16
 
 _lock = threading.Lock()

@@ -17,8 +17,10 @@ from .engine.run import Clock, Run
 from .host.parent import run_hosted
 from .machine import default_processes
 from .modes import BASELINE, MODES, get_mode, in_process_kinds
+from .pipelines import rebuilt
 from .records import RunReport, TaskRecord
-from .workload import Options, Workload, as_workload, check_variant
+from .workload import Options, Workload, check_variant
+from .workload import as_workload as _flat_workload
 
 __all__ = ["run", "arun", "compare", "run_many", "warm_up", "abandoned_calls"]
 OnRecord = Callable[[TaskRecord], None]
@@ -41,6 +43,14 @@ def warm_up(processes: int | None = None, *, cluster: bool = False) -> None:
     if cluster:
         from ._dask_cluster import warm_up_cluster
         warm_up_cluster()               # last: it competes with nothing above, and returns at once
+
+
+def as_workload(workload, params=None, faults=None) -> Workload:
+    """A spec, ``{tool: count}`` or a :class:`Workload` (a pipeline's too: given ``params`` and ``faults`` apply
+    to its calls), checked."""
+    if isinstance(workload, Workload) and workload.pipeline is not None and (params or faults):
+        return rebuilt(workload, params, faults)
+    return _flat_workload(workload, params, faults)
 
 
 def _options(mode: str, **options) -> Options:
@@ -66,20 +76,21 @@ def _user_tools(workload: Workload, mode: str, hosted: bool) -> list[str]:
 
 def run(workload: Workload | str | dict, mode: str = "hybrid", *, workers: int | None = None,
         timeout_s: float = 30.0, seed: int = 0, params: dict | None = None, faults: dict | None = None,
-        on_error: str = "keep-going", async_twins: bool = False, on_record: OnRecord | None = None,
-        clock: Clock = time.perf_counter, contained: bool = False) -> RunReport:
+        on_error: str = "keep-going", async_twins: bool = False, barrier: bool = False,
+        on_record: OnRecord | None = None, clock: Clock = time.perf_counter, contained: bool = False) -> RunReport:
     """Run ``workload`` in ``mode`` and return its report. Blocking; call it from any thread without a loop.
 
     ``workload`` is a :class:`Workload`, a spec (``"llm_call:4,analysis:2"``) or ``{tool: count}``;
     ``params`` is ``{tool: {param: value}}``; ``faults`` is ``{tool: (kind, seconds)}`` (the tool's first
     call carries it). Bad input raises :class:`BadInput` before anything runs. A call that fails, times
     out or crashes does not raise: its record says so. ``contained`` means "already in a sacrificial
-    host": never host again.
+    host": never host again. A pipeline (:func:`agent_core.pipeline`) runs each call once the calls it needs are
+    done; with ``barrier``, once the whole previous stage is (a graph run in supersteps).
     """
     get_mode(mode)
     workload = as_workload(workload, params, faults)
     options = _options(mode, workers=workers, timeout_s=timeout_s, seed=seed, on_error=on_error,
-                       async_twins=async_twins)
+                       async_twins=async_twins, barrier=barrier)
     hosted = not contained and _needs_host(workload, mode)
     tools = _user_tools(workload, mode, hosted)
     if hosted:
@@ -89,14 +100,14 @@ def run(workload: Workload | str | dict, mode: str = "hybrid", *, workers: int |
 
 async def arun(workload: Workload | str | dict, mode: str = "hybrid", *, workers: int | None = None,
                timeout_s: float = 30.0, seed: int = 0, params: dict | None = None, faults: dict | None = None,
-               on_error: str = "keep-going", async_twins: bool = False, on_record: OnRecord | None = None,
-               clock: Clock = time.perf_counter) -> RunReport:
+               on_error: str = "keep-going", async_twins: bool = False, barrier: bool = False,
+               on_record: OnRecord | None = None, clock: Clock = time.perf_counter) -> RunReport:
     """The async twin of :func:`run`. Loop modes run on the caller's loop (its lag is what gets measured);
     the others, and runs hosted in a sacrificial child, run in a worker thread so the caller's loop stays free."""
     get_mode(mode)
     workload = as_workload(workload, params, faults)
     options = _options(mode, workers=workers, timeout_s=timeout_s, seed=seed, on_error=on_error,
-                       async_twins=async_twins)
+                       async_twins=async_twins, barrier=barrier)
     hosted = _needs_host(workload, mode)
     tools = _user_tools(workload, mode, hosted)
     if hosted:
@@ -109,7 +120,7 @@ async def arun(workload: Workload | str | dict, mode: str = "hybrid", *, workers
 
 def run_many(workload: Workload | str | dict, variants: Iterable[dict], *, workers: int | None = None,
              timeout_s: float = 30.0, seed: int = 0, params: dict | None = None, faults: dict | None = None,
-             on_error: str = "keep-going", async_twins: bool = False,
+             on_error: str = "keep-going", async_twins: bool = False, barrier: bool = False,
              on_run: Callable[[RunReport], None] | None = None, on_record: OnRecord | None = None,
              clock: Clock = time.perf_counter) -> list[RunReport]:
     """Run the same workload once per variant, one at a time (never two at once: they would distort each
@@ -121,7 +132,7 @@ def run_many(workload: Workload | str | dict, variants: Iterable[dict], *, worke
     for variant in variants:
         mode, own = check_variant(variant)
         options = {"workers": workers, "timeout_s": timeout_s, "seed": seed, "on_error": on_error,
-                   "async_twins": async_twins, **own}
+                   "async_twins": async_twins, "barrier": barrier, **own}
         strategy = get_mode(mode)
         if isinstance(options["workers"], int) and not isinstance(options["workers"], bool):
             options["workers"] = min(options["workers"], strategy.MAX_WORKERS)

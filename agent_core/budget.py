@@ -8,7 +8,9 @@ and a visitor is never asked to wait behind more than :data:`MAX_WAIT_S` of esti
 The estimate is an *upper* one, from the workload alone (no clock is read): each call's CPU and waiting time
 from its parameters, combined the way the lane each mode sends them to runs them (a list-scheduling bound on
 its threads, workers or children; the GIL serialises CPU work in threads; an event loop runs every call it
-does not await one after another; lanes of one run are added up), times :data:`MARGIN`, plus a run's set-up,
+does not await one after another; lanes of one run are added up; a pipeline's calls, which wait for each
+other, take at least their longest chain of costs, plus what the lanes' other calls can hold it up, and with a
+barrier stage after stage), times :data:`MARGIN`, plus a run's set-up,
 and never more than the engine's own bound on a run (:data:`~agent_core.workload.MAX_RUN_S` plus the longest
 call, which may still be finishing then). A call's timeout does not shorten its estimate (a call on the loop
 or in the caller's thread cannot be interrupted, an abandoned thread keeps its core busy); an injected hang
@@ -28,6 +30,7 @@ from .catalog import CATALOG, KINDS
 from .errors import BadInput
 from .machine import default_processes, usable_cores
 from .modes import BASELINE, get_mode
+from .tools import TOOL_CALL_CHUNKS
 from .workload import MAX_RUN_S, Workload
 
 JOB_LIMIT_S = 300.0          # a page job estimated longer than this is refused (the engine's bound on one run)
@@ -41,6 +44,11 @@ TOKEN_CPU_S = 20e-6          # the client's CPU per streamed token (~4 µs)
 COMMIT_S = 0.02              # one memory_write's connection and durable commit (0.02 s with 5,000 rows)
 ROW_S = 5e-6                 # per row written (3.5 µs)
 WORD_S = 2.5e-6              # per word of analysis (1.9 µs on a loaded machine; 0.85 µs idle)
+PAGE_WORD_S = 2e-6           # fetch_page: the server writing a page, per word (1.1 µs uncached)
+PARSE_WORD_S = 0.5e-6        # fetch_page: the client reading it, per word (0.08 µs)
+CHUNK_WORD_S = 25e-6         # chunk_text per word, times chunk_words / (chunk_words - overlap) (6-14 µs, loaded)
+RERANK_WORD_S = 1.5e-6       # rerank per passage word (0.53-0.87 µs)
+RERANK_PASSAGE_S = 20e-6     # rerank per passage (~8 µs)
 SCRIPT_S = {"word_count": 1e-6, "primes": 1e-6, "json_summary": 5e-6}   # per unit of size (0.4, 0.5, 3.3 µs)
 CHILD_S = 0.35               # CPU to start a call's child interpreter and import its tool (0.17-0.25 s)
 RUN_SETUP_S = 2.0            # a run's set-up outside the clock: a new pool, a sacrificial host (0.2-0.9 s)
@@ -54,7 +62,8 @@ CLASSIFY_CALLS = 6           # calls per tool beyond its runs: a warm-up, two at
 # what a user can lower to shorten a tool's calls, named as the page's widgets name it
 KNOBS = {"llm_call": "tokens or latency", "web_search": "latency", "vector_lookup": "latency",
          "legacy_sdk": "latency", "memory_write": "rows per write", "analysis": "work (words)",
-         "sandboxed_script": "script size"}
+         "sandboxed_script": "script size", "fetch_page": "latency or words", "chunk_text": "words",
+         "rerank": "candidates or words per passage", "embed": "latency or texts"}
 
 
 @dataclass(frozen=True)
@@ -92,8 +101,15 @@ def _call_cost(tool: str, params: dict) -> _Cost:
     cpu = wait = 0.0
     if tool == "llm_call":
         ttft = params["ttft_ms"] / 1000 * (1 + params["jitter"])
-        wait = min(10.0, ttft + params["tokens"] / params["tokens_per_s"]) + NET_CALL_S
-        cpu = AWAIT_CPU_S + params["tokens"] * TOKEN_CPU_S
+        tokens = params["tokens"]
+        if params.get("offer"):                 # the model answers with tool calls, streamed in chunks
+            tokens = max(tokens, TOOL_CALL_CHUNKS * int(params.get("tool_calls") or 1))
+        wait = min(10.0, ttft + tokens / params["tokens_per_s"]) + NET_CALL_S
+        cpu = AWAIT_CPU_S + tokens * TOKEN_CPU_S
+    elif tool == "fetch_page":
+        wait = min(10.0, params["latency_ms"] / 1000 * (1 + params["jitter"])) + NET_CALL_S
+        wait += params["words"] * PAGE_WORD_S
+        cpu = AWAIT_CPU_S + params["words"] * PARSE_WORD_S
     elif spec.kind == "io" or tool == "legacy_sdk":
         wait = min(10.0, params["latency_ms"] / 1000 * (1 + params.get("jitter", 0.0))) + NET_CALL_S
         cpu = AWAIT_CPU_S
@@ -101,6 +117,10 @@ def _call_cost(tool: str, params: dict) -> _Cost:
         cpu = COMMIT_S + params["rows"] * ROW_S
     elif tool == "analysis":
         cpu = params["work"] * WORD_S
+    elif tool == "chunk_text":
+        cpu = params["words"] * CHUNK_WORD_S * params["chunk_words"] / (params["chunk_words"] - params["overlap"])
+    elif tool == "rerank":
+        cpu = params["candidates"] * (params["words_per"] * RERANK_WORD_S + RERANK_PASSAGE_S)
     elif tool == "sandboxed_script":
         cpu = CHILD_S + params["size"] * SCRIPT_S.get(params["script"], max(SCRIPT_S.values()))
     elif spec.origin:                           # a user's tool: what classify measured, or a guess until then
@@ -113,8 +133,18 @@ def _call_cost(tool: str, params: dict) -> _Cost:
     return _Cost(tool, spec.kind, cpu, wait)
 
 
+def _cost_of(call, workload: Workload) -> _Cost:
+    """A call's cost; a pipeline's slot the model fills in with one of the tools offered costs as the dearest."""
+    cost = _call_cost(call.tool, call.params)
+    for tool in call.offer:
+        other = _call_cost(tool, workload.params.get(tool) or CATALOG[tool].defaults())
+        if other.total > cost.total:
+            cost = _Cost(call.tool, call.kind, other.cpu, other.wait)
+    return cost
+
+
 def _costs(workload: Workload) -> list[_Cost]:
-    return [_call_cost(c.tool, c.params) for c in workload.calls()]
+    return [_cost_of(c, workload) for c in workload.calls()]
 
 
 def _routes(mode: str) -> dict[str, str]:
@@ -199,25 +229,64 @@ def _lane_wall(lane: str, costs: list[_Cost], plan) -> float:
     return len(costs) * MAX_RUN_S               # a lane this module does not know yet: assume the worst
 
 
-def mode_wall(workload: Workload, mode: str, workers: int | None = None) -> float:
-    """The longest ``mode`` should take to run ``workload`` once, set-up excluded and before the margin: each
-    lane's share of the calls, added up (lanes of one run overlap in fact: the sum is an upper bound)."""
+def _flat_wall(costs: list[_Cost], routes: dict[str, str], plan) -> float:
+    """Calls that wait for nothing: each lane's share, added up (lanes of one run overlap in fact: an upper bound)."""
+    by_lane: dict[str, list[_Cost]] = {}
+    for cost in costs:
+        by_lane.setdefault(routes[cost.kind], []).append(cost)
+    return sum(_lane_wall(lane, group, plan) for lane, group in by_lane.items())
+
+
+def _graph_wall(calls: list, costs: list[_Cost], routes: dict[str, str], plan) -> float:
+    """Calls that wait for their ``deps`` (indices among ``calls``' own; others are ignored). One after another in
+    the caller's thread: Σ. Elsewhere, a list-scheduling bound with precedence (Graham's, per lane): the longest
+    chain of estimated costs (a child's start-up included), plus what each lane's other calls can hold it up
+    (its bound on its calls less its longest call, which the chain stands for)."""
+    lanes = {routes[c.kind] for c in costs}
+    at = {c.index: i for i, c in enumerate(calls)}
+    if lanes == {"here"} or not any(d in at for c in calls for d in c.deps):
+        return _flat_wall(costs, routes, plan)
+    extra = {lane: (CHILD_S if lane == "child" else 0.0) for lane in lanes}
+    own = [cost.total + extra[routes[cost.kind]] for cost in costs]
+    chain = [0.0] * len(calls)
+    for i, c in enumerate(calls):            # calls come in dependency order (a dep is an earlier call)
+        chain[i] = own[i] + max((chain[at[d]] for d in c.deps if d in at), default=0.0)
+    by_lane: dict[str, list[_Cost]] = {}
+    for cost in costs:
+        by_lane.setdefault(routes[cost.kind], []).append(cost)
+    held = sum(max(0.0, _lane_wall(lane, group, plan) - max(c.total + extra[lane] for c in group))
+               for lane, group in by_lane.items())
+    return max(chain) + held
+
+
+def mode_wall(workload: Workload, mode: str, workers: int | None = None, barrier: bool = False) -> float:
+    """The longest ``mode`` should take to run ``workload`` once, set-up excluded and before the margin. Flat
+    calls: each lane's share of them, added up. A pipeline's calls wait for each other (see :func:`_graph_wall`);
+    with ``barrier``, stage after stage, each stage bounded the same way."""
     plan = get_mode(mode).plan(workload, workers)
     routes = _routes(mode)
-    by_lane: dict[str, list[_Cost]] = {}
-    for cost in _costs(workload):
-        by_lane.setdefault(routes[cost.kind], []).append(cost)
-    return sum(_lane_wall(lane, costs, plan) for lane, costs in by_lane.items())
+    calls, costs = workload.calls(), _costs(workload)
+    if not workload.graph:
+        return _flat_wall(costs, routes, plan)
+    ready = _graph_wall(calls, costs, routes, plan)
+    if not barrier:
+        return ready
+    wall = 0.0
+    for stage in dict.fromkeys(c.stage for c in calls):
+        members = [i for i, c in enumerate(calls) if c.stage == stage]
+        wall += _graph_wall([calls[i] for i in members], [costs[i] for i in members], routes, plan)
+    return max(wall, ready)             # a barrier only adds waits
 
 
-def run_seconds(workload: Workload, mode: str, workers: int | None = None, timeout_s: float = 30.0) -> float:
+def run_seconds(workload: Workload, mode: str, workers: int | None = None, timeout_s: float = 30.0,
+                barrier: bool = False) -> float:
     """One run's conservative length: the mode's wall with the margin, its faults at their bound, and set-up;
     at most the engine's bound on a run (calls still pending at ``MAX_RUN_S`` are cancelled; those running
     may finish)."""
     longest = max((c.total for c in _costs(workload)), default=0.0)
     faults = fault_seconds(workload, mode, timeout_s)
     setup = RUN_SETUP_S + (CLUSTER_START_S if "dask" in _routes(mode).values() else 0.0)
-    wall = MARGIN * mode_wall(workload, mode, workers) + faults + setup
+    wall = MARGIN * mode_wall(workload, mode, workers, barrier) + faults + setup
     return min(wall, MAX_RUN_S + MARGIN * longest + faults + setup)
 
 
@@ -235,10 +304,11 @@ def _lower(workload: Workload) -> str:
 
 
 def estimate_runs(workload: Workload, variants: Iterable[dict], workers: int | None = None, timeout_s: float = 30.0,
-                  **_ignored) -> Estimate:
+                  barrier: bool = False, **_ignored) -> Estimate:
     """A job of one run per variant (``{"mode": ..., **options}``, as :func:`agent_core.run_many` takes them),
-    one after another. Options that do not change the estimate (seed, on_error, async_twins: aiosqlite
-    runs on the loop's side as sqlite3 would) are accepted and ignored, so a page can pass what it passes to
+    one after another; ``barrier`` (a pipeline's stage after stage) counts, per variant or for all. Options that do
+    not change the estimate (seed, on_error, async_twins: aiosqlite runs on the loop's side as sqlite3 would) are
+    accepted and ignored, so a page can pass what it passes to
     the engine."""
     seconds, runs = 0.0, 0
     for variant in variants:
@@ -246,7 +316,8 @@ def estimate_runs(workload: Workload, variants: Iterable[dict], workers: int | N
         w = variant.get("workers", workers)
         if w is not None:
             w = min(w, get_mode(mode).MAX_WORKERS)
-        seconds += run_seconds(workload, mode, w, float(variant.get("timeout_s", timeout_s)))
+        seconds += run_seconds(workload, mode, w, float(variant.get("timeout_s", timeout_s)),
+                               bool(variant.get("barrier", barrier)))
         runs += 1
     return Estimate(seconds, runs, _lower(workload))
 

@@ -185,6 +185,23 @@ def _llm_duration(p: dict) -> str | None:
     return None
 
 
+def _chunk_overlap(p: dict) -> str | None:
+    if p["overlap"] > p["chunk_words"] // 2:
+        return (f"chunk_text.overlap={p['overlap']} is more than half of chunk_words={p['chunk_words']}: "
+                f"allowed 0..{p['chunk_words'] // 2}")
+    return None
+
+
+MAX_RERANK_WORDS = 2_000_000
+
+
+def _rerank_size(p: dict) -> str | None:
+    if p["candidates"] * p["words_per"] > MAX_RERANK_WORDS:
+        return (f"rerank scores candidates x words_per = {p['candidates'] * p['words_per']} words: allowed at most "
+                f"{MAX_RERANK_WORDS}; lower candidates or words_per")
+    return None
+
+
 CATALOG: dict[str, ToolSpec] = {t.name: t for t in (
     ToolSpec("llm_call", "io",
              "POST an OpenAI-compatible /v1/chat/completions with stream=true and read the token stream",
@@ -203,6 +220,10 @@ CATALOG: dict[str, ToolSpec] = {t.name: t for t in (
              (Param("latency_ms", 150, 0, MAX_LATENCY_MS, unit="ms", help="server-side latency"),
               Param("k", 5, 1, 100, help="neighbours to return"), _jitter()),
              "agent_core.tools.http_tools", "vector_lookup", "avector_lookup", max_calls=1000),
+    ToolSpec("embed", "io", "POST an OpenAI-compatible /v1/embeddings: the backend embeds each text it is sent",
+             (Param("latency_ms", 80, 0, MAX_LATENCY_MS, unit="ms", help="server-side latency"),
+              Param("texts", 1, 1, 64, help="texts embedded in one request"), _jitter()),
+             "agent_core.tools.http_tools", "embed", "aembed", max_calls=1000),
     ToolSpec("memory_write", "blocking",
              "persist conversation rows into a real SQLite file with sqlite3, one durable commit per call",
              (Param("rows", 5000, 1, 100_000, help="rows inserted (the call's cost scales with it)"),),
@@ -221,6 +242,20 @@ CATALOG: dict[str, ToolSpec] = {t.name: t for t in (
               Param("mem_mb", 256, 64, 1024, unit="MiB", help=MEM_MB_HELP)),
              "agent_core.tools.sandbox", "sandboxed_script", max_calls=100,
              preload=lambda p: (f"agent_core.scripts.{p['script']}",)),
+    ToolSpec("fetch_page", "io", "GET one page of the backend's corpus (a search result's page): its text as JSON",
+             (Param("latency_ms", 200, 0, MAX_LATENCY_MS, unit="ms", help="server-side latency"),
+              Param("words", 4000, 1, 20_000, unit="words", help="length of the page"), _jitter()),
+             "agent_core.tools.http_tools", "fetch_page", "afetch_page", max_calls=1000),
+    ToolSpec("chunk_text", "cpu",
+             "split a page into sentences, pack overlapping chunks, drop near-duplicates by MinHash (holds the GIL)",
+             (Param("words", 4000, 100, 200_000, unit="words", help="words of page text chunked"),
+              Param("chunk_words", 80, 16, 1000, unit="words", help="words per chunk at most"),
+              Param("overlap", 16, 0, 500, unit="words", help="words a chunk repeats from the one before")),
+             "agent_core.tools.retrieval", "chunk_text", cross_check=_chunk_overlap),
+    ToolSpec("rerank", "cpu", "BM25-score generated candidate passages against a query, in pure Python (holds the GIL)",
+             (Param("candidates", 400, 1, 5000, help="passages scored"),
+              Param("words_per", 200, 10, 2000, unit="words", help="average words per passage")),
+             "agent_core.tools.retrieval", "rerank", cross_check=_rerank_size),
 )}
 
 

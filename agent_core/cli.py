@@ -13,7 +13,7 @@ import tempfile
 import textwrap
 import time
 
-from . import api
+from . import api, pipeline_study
 from . import modes as registry
 from .catalog import CATALOG, KINDS, shown, to_number
 from .errors import AgentCoreError, BadInput
@@ -21,6 +21,7 @@ from .explain import explain_compare, explain_run
 from .faults import FAULT_KINDS
 from .history._model import HISTORY_ENV  # the store itself (aiosqlite) is imported only when it is used
 from .modes import BASELINE, get_mode
+from .pipelines import PIPELINES, get_pipeline, pipeline
 from .records import RunReport
 from .workload import MAX_CALLS, ON_ERROR, TIMEOUT_RANGE, Workload, parse_faults, parse_param_assignments
 
@@ -108,21 +109,31 @@ def _parser() -> argparse.ArgumentParser:
                        help="a Python file of your own tools (see README: Measure your own agent's tools); "
                             "repeatable")
 
+    pipes = sub.add_parser("pipelines", help="list the pipelines (agent turns as graphs) and their parameters")
+    pipes.add_argument("--json", action="store_true", help="print the pipelines as JSON")
     tools = sub.add_parser("tools", help="list the tools, their kinds, parameters and bounds")
     tools.add_argument("--json", action="store_true", help="print the catalog as JSON")
     tools_from(tools)
 
     def workload_args(q: argparse.ArgumentParser) -> None:
-        q.add_argument("--tools", required=True, metavar="SPEC",
-                       help=f"tool:count,... e.g. llm_call:4,web_search:4 "
-                            f"(≤ {MAX_CALLS} calls; each tool has its own cap, see `tools`)")
+        shape = q.add_mutually_exclusive_group(required=True)
+        shape.add_argument("--tools", metavar="SPEC",
+                           help=f"tool:count,... e.g. llm_call:4,web_search:4 "
+                                f"(≤ {MAX_CALLS} calls; each tool has its own cap, see `tools`)")
+        shape.add_argument("--pipeline", metavar="NAME",
+                           help="an agent turn as a graph of calls: " + ", ".join(PIPELINES)
+                                + " (see `pipelines`; its parameters: --param NAME=VALUE)")
+        q.add_argument("--barrier", action="store_true",
+                       help="with --pipeline: each call waits for the whole previous stage (supersteps), not only "
+                            "for the calls it needs")
         q.add_argument("--json", action="store_true", help="print the report as one JSON object")
         q.add_argument("--workers", type=_int, help="pool size / concurrency cap (default: the mode's own)")
         q.add_argument("--timeout-s", type=_float, default=30.0,
                        help=f"per-call timeout in seconds ({TIMEOUT_RANGE[0]:g}..{TIMEOUT_RANGE[1]:g}, default 30)")
         q.add_argument("--seed", type=_int, default=0, help="seed for latency jitter and generated text")
         q.add_argument("--param", action="append", metavar="TOOL.NAME=VALUE",
-                       help="override a tool parameter, e.g. llm_call.tokens=64 (repeatable; see `tools`)")
+                       help="override a tool parameter, e.g. llm_call.tokens=64, or with --pipeline one of the "
+                            "pipeline's, e.g. k=3 (repeatable; see `tools` and `pipelines`)")
         q.add_argument("--fault", action="append", metavar="TOOL:KIND[:SECONDS]",
                        help=f"inject a fault into the tool's first call; kinds: {', '.join(FAULT_KINDS)} "
                             "(hang and spin last SECONDS, default 60; repeatable)")
@@ -229,6 +240,14 @@ def _by_tool(rep: RunReport) -> str:
     return _table(rows, right={2, 3, 4, 5, 6, 7})
 
 
+def _by_stage(rep: RunReport) -> str:
+    rows = [["stage", "calls", "tools", "wall s", "Σ task s", "Σ cpu s", "on the critical path"]]
+    for s in pipeline_study.stages(rep):
+        rows.append([s["stage"], str(s["calls"]), ",".join(s["tools"]), f"{s['wall_s']:.3f}", f"{s['sum_task_s']:.3f}",
+                     f"{s['sum_cpu_s']:.3f}", "yes" if s["critical"] else ""])
+    return _table(rows, right={1, 3, 4, 5})
+
+
 def _failures(rep: RunReport) -> str:
     bad = [t for t in rep.tasks if t.status != "ok"]
     return "\n".join(f"  {t.id}: {t.status}: {t.error}" for t in bad[:20]) + (
@@ -258,7 +277,10 @@ def _print_run(rep: RunReport) -> None:
           f"timeout {o['timeout_s']:g} s · seed {o['seed']}")
     print(_headline(rep))
     print()
-    print(_by_tool(rep))
+    print(_by_stage(rep) if rep.pipeline else _by_tool(rep))
+    if rep.pipeline and (tokens := pipeline_study.first_tokens(rep)):
+        print("first token: " + ", ".join(f"{f['call']} {f['ttft_ms']:.0f} ms (at {f['first_token_at_s']:.2f} s)"
+                                          for f in tokens))
     if not rep.ok:
         print("\nnot ok:")
         print(_failures(rep))
@@ -292,6 +314,40 @@ def _print_tools() -> None:
             unit = f" {p.unit}" if p.unit else ""
             print(f"    {spec.name}.{p.name} = {p.default}{unit}   allowed {p.allowed()}   {p.help}")
         print()
+
+
+def _workload(args: argparse.Namespace) -> Workload:
+    """The workload the flags name: a spec (--tools) or a pipeline (--pipeline, its parameters as NAME=VALUE)."""
+    items = args.param or []
+    own = [i for i in items if "." not in i.partition("=")[0]]
+    tool_params = parse_param_assignments([i for i in items if i not in own])
+    faults = parse_faults(args.fault)
+    if args.tools is not None:
+        if args.barrier:
+            raise BadInput("--barrier needs --pipeline: a workload of independent calls has no stages to wait for")
+        parse_param_assignments(own)            # refuses NAME=VALUE: a flat workload has only tools' parameters
+        return Workload.parse(args.tools, tool_params, faults)
+    params = {}
+    for item in own:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise BadInput(f"--param {shown(item, quote=True)} is not NAME=VALUE (for example k=3) or "
+                           "TOOL.NAME=VALUE (for example llm_call.tokens=64)")
+        get_pipeline(args.pipeline).param(name.strip())
+        params[name.strip()] = value.strip()
+    return pipeline(args.pipeline, params, tool_params, faults)
+
+
+def _print_pipelines(as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"pipelines": [p.to_dict() for p in PIPELINES.values()]}, indent=1))
+        return
+    for spec in PIPELINES.values():
+        calls = pipeline(spec.name).calls()
+        print(f"{spec.name}  [{len(calls)} calls by default]")
+        print(f"    {spec.summary}")
+        for p in spec.params:
+            print(f"    {p.name} = {p.default}{' ' + p.unit if p.unit else ''}   allowed {p.allowed()}   {p.help}")
 
 
 def _classify(args: argparse.Namespace) -> int:
@@ -485,7 +541,10 @@ def main(argv: list[str] | None = None) -> int:
             return _bench(args)
         if args.command == "history":
             return _history(args)
-        workload = Workload.parse(args.tools, parse_param_assignments(args.param), parse_faults(args.fault))
+        if args.command == "pipelines":
+            _print_pipelines(args.json)
+            return 0
+        workload = _workload(args)
         store = None
         if args.label is not None and not args.save:
             raise BadInput(f"--label {shown(args.label, quote=True)} needs --save (nothing is saved without it)")
@@ -494,7 +553,7 @@ def main(argv: list[str] | None = None) -> int:
             check_label(args.label)
             store = _store()
         common = {"workers": args.workers, "timeout_s": args.timeout_s, "seed": args.seed, "on_error": args.on_error,
-                  "async_twins": args.async_twins}
+                  "async_twins": args.async_twins, "barrier": args.barrier}
         if args.command == "run":
             report = api.run(workload, args.mode, **common)
             print(json.dumps(report.to_dict()), flush=True) if args.json else _print_run(report)

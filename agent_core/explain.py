@@ -7,7 +7,7 @@ is particular to a mode is said by the mode itself (``notes`` and ``reason`` in 
 """
 from __future__ import annotations
 
-from . import modes
+from . import modes, pipeline_study
 from .errors import BadInput
 from .modes import BASELINE, in_process_kinds
 from .modes import said_s as _s
@@ -58,7 +58,7 @@ def explain_run(r: RunReport) -> list[str]:
     else:
         out.append(f"Up to {r.peak_concurrency} of the {n} calls ran at once: the run took {_s(wall)} of wall-clock "
                    f"while its calls add up to {_s(total)} (apparent speedup ×{r.speedup:.1f}).")
-    if crit > 0 and r.peak_concurrency > 1 and not _stalled(r) and not _gil_bound(r):
+    if crit > 0 and r.peak_concurrency > 1 and not _stalled(r) and not _gil_bound(r) and not r.pipeline:
         ratio = wall / crit
         if ratio <= 1.3:
             out.append(f"That is within {100 * (ratio - 1):.0f}% of the longest single call ({_s(crit)}), the floor "
@@ -66,6 +66,7 @@ def explain_run(r: RunReport) -> list[str]:
         else:
             out.append(f"The longest single call took {_s(crit)}; the run took ×{ratio:.1f} that, so calls waited for "
                        "a free worker or a free core.")
+    out += pipeline_study.notes(r)
 
     lag = r.loop_lag_max_ms
     on_loop = _blocking_on_loop(r)
@@ -119,7 +120,8 @@ def _reason(r: RunReport) -> str:
 def _near_floor(r: RunReport) -> str:
     if r.critical_path_s <= 0:
         return "it had no calls"
-    return f"it finished at ×{r.wall_s / r.critical_path_s:.2f} of its longest call"
+    floor = "critical path" if r.pipeline else "longest call"
+    return f"it finished at ×{r.wall_s / r.critical_path_s:.2f} of its {floor}"
 
 
 def explain_compare(reports: list[RunReport]) -> list[str]:
@@ -129,15 +131,16 @@ def explain_compare(reports: list[RunReport]) -> list[str]:
     ranked = sorted(reports, key=lambda r: r.wall_s)
     best = ranked[0]
     base = next((r for r in reports if r.mode == BASELINE), None)
-    head = f"{best.mode} finished first in {_s(best.wall_s)}"
+    name = pipeline_study._label          # the mode, and "with a barrier" for a pipeline run in supersteps
+    head = f"{name(best)} finished first in {_s(best.wall_s)}"
     if base is not None and best is not base:
         head += f", ×{base.wall_s / best.wall_s:.1f} faster than {BASELINE} ({_s(base.wall_s)})"
     why = _near_floor(best)
     if _gil_bound(best) or _stalled(best):
         why += f", although {_reason(best)}"
     out = [f"{head}: {why}."]
-    out += [f"{r.mode} ({_s(r.wall_s)}): {_reason(r)}." for r in ranked[1:]]
-    return out
+    out += [f"{name(r)} ({_s(r.wall_s)}): {_reason(r)}." for r in ranked[1:]]
+    return out + pipeline_study.compare_notes(reports)
 
 
 # -- failure boundaries ------------------------------------------------------------------------------------

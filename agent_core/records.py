@@ -23,6 +23,8 @@ class TaskRecord:
     status: str            # ok error timeout crashed cancelled
     error: str | None = None
     detail: dict = field(default_factory=dict)
+    deps: list[str] = field(default_factory=list)   # a pipeline's call: the ids of the calls it needed done first
+    stage: str = ""                                 # a pipeline's call: its step ("search", "fetch", ...)
 
     @property
     def duration_s(self) -> float:
@@ -37,6 +39,34 @@ class TaskRecord:
     @classmethod
     def from_dict(cls, data: dict) -> TaskRecord:
         return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+
+def critical_chain(tasks: list[TaskRecord]) -> tuple[float, list[str]]:
+    """The longest chain of calls through their ``deps``, by measured duration: (its seconds, its ids). Calls are
+    taken in dependency order (a dependency naming no call of the run is ignored; a cycle, which only an edited
+    file could hold, is left out)."""
+    by_id = {t.id: t for t in tasks}
+    needs = {t.id: {d for d in t.deps if d in by_id and d != t.id} for t in tasks}
+    users: dict[str, list[str]] = {}
+    for i, ds in needs.items():
+        for d in ds:
+            users.setdefault(d, []).append(i)
+    ready = [i for i, ds in needs.items() if not ds]
+    best: dict[str, tuple[float, str | None]] = {}      # id -> (longest chain ending with it, the call before)
+    while ready:
+        i = ready.pop()
+        length, prev = max(((best[d][0], d) for d in needs[i]), default=(0.0, None))
+        best[i] = (length + max(by_id[i].duration_s, 0.0), prev)
+        for u in users.get(i, ()):
+            if all(d in best for d in needs[u]):
+                ready.append(u)
+    if not best:
+        return 0.0, []
+    end = max(best, key=lambda i: (best[i][0], -list(by_id).index(i)))
+    chain = [end]
+    while (prev := best[chain[-1]][1]) is not None:
+        chain.append(prev)
+    return best[end][0], chain[::-1]
 
 
 def _peak(tasks: list[TaskRecord]) -> int:
@@ -74,9 +104,20 @@ class RunReport:
         return sum(t.cpu_s for t in self.tasks)
 
     @property
+    def critical_path(self) -> list[str]:
+        """The ids of the longest dependency chain of measured durations: no schedule can finish sooner than it
+        takes. For independent calls, the longest single call."""
+        return critical_chain(self.tasks)[1]
+
+    @property
     def critical_path_s(self) -> float:
-        """The longest single call: no schedule of independent calls can finish sooner."""
-        return max((t.duration_s for t in self.tasks), default=0.0)
+        """The duration of :attr:`critical_path` (for independent calls: the longest single call)."""
+        return critical_chain(self.tasks)[0]
+
+    @property
+    def pipeline(self) -> dict | None:
+        """The pipeline this run measured (``{"name", "params"}``), or None for a flat workload."""
+        return self.options.get("pipeline")
 
     @property
     def speedup(self) -> float:
@@ -123,6 +164,7 @@ class RunReport:
             return None if x is None else round(x, nd)
         return {"mode": self.mode, "wall_s": r(self.wall_s), "sum_task_s": r(self.sum_task_s),
                 "sum_cpu_s": r(self.sum_cpu_s), "critical_path_s": r(self.critical_path_s),
+                "critical_path": self.critical_path,
                 "speedup": r(self.speedup, 3), "true_speedup": r(self.true_speedup, 3),
                 "loop_lag_max_ms": r(self.loop_lag_max_ms, 3), "peak_concurrency": self.peak_concurrency,
                 "statuses": self.statuses, "n_calls": len(self.tasks), "workers": self.workers,
@@ -136,8 +178,11 @@ class RunReport:
     def of(cls, mode: str, wall_s: float, tasks: list[TaskRecord], workload, options, **fields) -> RunReport:
         """The one way a report is built, for a live run and for a host that died: the workload's spec,
         parameters and faults, and the options, written the same way every time."""
+        shape = {} if workload.pipeline is None else {
+            "pipeline": {"name": workload.pipeline[0], "params": workload.pipeline[1],
+                         "tool_params": workload.pipeline[2], "barrier": options.barrier}}
         return cls(mode=mode, wall_s=wall_s, tasks=tasks,
-                   options={**options.to_dict(), "spec": workload.spec, "params": workload.params},
+                   options={**options.to_dict(), "spec": workload.spec, "params": workload.params, **shape},
                    faults=[{"call": c.id, "kind": c.fault, "seconds": c.fault_s} for c in workload.calls() if c.fault],
                    **fields)
 

@@ -64,3 +64,39 @@ def embed(content: str, dim: int = EMBED_DIM) -> list[float]:
 def jitter_factor(jitter: float, seed: int | str) -> float:
     """A multiplier in [1 - jitter, 1 + jitter], a pure function of ``seed``."""
     return 1.0 + jitter * (2.0 * random.Random(seed).random() - 1.0)
+
+
+CORPUS_SIZE = 2000      # documents (and pages) the embedded backend holds: ids 0..CORPUS_SIZE-1
+REPEAT = 0.2            # the share of a page's paragraphs that repeat an earlier one (boilerplate, quoted text)
+
+
+def prose(n: int, seed: int | str, repeat: float = REPEAT) -> str:
+    """``n`` words of page-like text, a pure function of ``seed``: sentences of 6-18 words (capitalised, ending
+    in "."), paragraphs of 3-7 sentences separated by a blank line. About ``repeat`` of the paragraphs copy an
+    earlier one, half of those with one word changed, as navigation, footers and quotations repeat on real
+    pages: what a chunker's near-duplicate removal is for. ``len(prose(n, s).split()) == n``."""
+    rng = random.Random(f"prose:{seed}")
+    fresh = rng.choices(VOCAB, cum_weights=_CUM_WEIGHTS, k=n)
+    paragraphs: list[list[list[str]]] = []
+    used = total = 0
+    while total < n:
+        if paragraphs and rng.random() < repeat:
+            para = [list(s) for s in paragraphs[rng.randrange(len(paragraphs))]]
+            if rng.random() < 0.5:
+                sentence = para[rng.randrange(len(para))]
+                sentence[rng.randrange(len(sentence))] = VOCAB[rng.randrange(len(VOCAB))]
+        else:
+            para = []
+            for _ in range(rng.randint(3, 7)):
+                size = rng.randint(6, 18)
+                para.append(fresh[used:used + size])      # never empty: fresh words used <= words so far < n
+                used += size
+        kept = []
+        for sentence in para:
+            if total >= n:
+                break
+            kept.append(sentence[:n - total])
+            total += len(kept[-1])
+        paragraphs.append(kept)
+    return "\n\n".join(" ".join(" ".join(s)[:1].upper() + " ".join(s)[1:] + "." for s in para)
+                       for para in paragraphs)

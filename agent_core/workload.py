@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .catalog import CATALOG, get_tool, resolve_params, shown, to_number
+from .catalog import CATALOG, KINDS, get_tool, resolve_params, shown, to_number
 from .errors import BadInput
 from .faults import FAULT_KINDS, MAX_FAULT_S
 
@@ -37,6 +37,12 @@ class Call:
     index: int         # position in the workload
     fault: str | None = None     # an injected fault (agent_core.faults) carried by this call
     fault_s: float = 0.0
+    # a pipeline's call (agent_core.pipelines); a flat workload's calls have none of these
+    deps: tuple[int, ...] = ()   # indices of the calls it needs done first
+    stage: str = ""              # the step of the pipeline it belongs to ("search", "fetch", ...)
+    resolve: str = ""            # "" or how the engine fills it in from its deps' results when they are done
+    offer: tuple[str, ...] = ()  # resolve == "tool_call": the tools the model may ask for in this slot
+    slot: int = 0                # resolve == "tool_call": which of the model's tool calls this call runs
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,9 @@ class Workload:
     counts: dict[str, int]                                  # tool -> calls, in spec order
     params: dict[str, dict] = field(default_factory=dict)   # tool -> resolved parameters
     faults: dict[str, tuple[str, float]] = field(default_factory=dict)  # tool -> (kind, seconds): its first call
+    # a pipeline (agent_core.pipelines): its name and checked parameters, and its calls with their dependencies
+    pipeline: tuple[str, dict, dict] | None = None     # (name, its parameters, tool parameters given)
+    graph: tuple[Call, ...] = ()
 
     @classmethod
     def of(cls, counts: dict[str, int], params: dict[str, dict] | None = None,
@@ -124,6 +133,9 @@ class Workload:
 
     @property
     def spec(self) -> str:
+        if self.pipeline is not None:
+            name, params, _ = self.pipeline
+            return f"{name}({','.join(f'{k}={v}' for k, v in params.items())})"
         return ",".join(f"{tool}:{n}" for tool, n in self.counts.items())
 
     @property
@@ -136,12 +148,20 @@ class Workload:
         return any(CATALOG[tool].module.endswith("http_tools") or CATALOG[tool].origin for tool in self.counts)
 
     def kinds(self) -> set[str]:
-        return {CATALOG[tool].kind for tool in self.counts}
+        return {kind for kind in KINDS if self.count_kind(kind)}
 
     def count_kind(self, kind: str) -> int:
+        """Calls that may be of this kind: a slot the model fills in counts for each kind it may pick."""
+        if self.graph:
+            return sum(kind in ({CATALOG[t].kind for t in c.offer} if c.offer else {c.kind}) for c in self.graph)
         return sum(n for tool, n in self.counts.items() if CATALOG[tool].kind == kind)
 
+    def dep_ids(self, call: Call) -> list[str]:
+        return [self.graph[d].id for d in call.deps]
+
     def calls(self) -> list[Call]:
+        if self.graph:
+            return list(self.graph)
         out: list[Call] = []
         for tool, n in self.counts.items():
             kind, base = CATALOG[tool].kind, len(out)
@@ -214,6 +234,7 @@ class Options:
     seed: int = 0
     on_error: str = "keep-going"   # or "cancel-siblings": the first failed call cancels the others
     async_twins: bool = False      # asyncio mode: await a blocking tool's async twin (aiosqlite) where it has one
+    barrier: bool = False          # a pipeline's call waits for the whole previous stage, not only its own deps
 
     def to_dict(self) -> dict:
         """The one serialisation of options (a report's ``options``, a sacrificial host's request)."""
@@ -240,9 +261,11 @@ class Options:
             raise BadInput(f"workers={shown(workers)} is out of range for {mode}: allowed 1..{max_workers}")
         if not isinstance(self.on_error, str) or self.on_error not in ON_ERROR:
             raise BadInput(f"on_error={shown(self.on_error, quote=True)} is not allowed: one of {', '.join(ON_ERROR)}")
-        if not isinstance(self.async_twins, bool) and self.async_twins not in (0, 1):
-            raise BadInput(f"async_twins={shown(self.async_twins, quote=True)} is not allowed: True or False")
-        return Options(workers, timeout, self.seed, self.on_error, bool(self.async_twins))
+        for name in ("async_twins", "barrier"):
+            value = getattr(self, name)
+            if not isinstance(value, bool) and value not in (0, 1):
+                raise BadInput(f"{name}={shown(value, quote=True)} is not allowed: True or False")
+        return Options(workers, timeout, self.seed, self.on_error, bool(self.async_twins), bool(self.barrier))
 
 
 def as_workload(workload: Any, params: Any = None, faults: Any = None) -> Workload:
@@ -255,6 +278,8 @@ def as_workload(workload: Any, params: Any = None, faults: Any = None) -> Worklo
     if isinstance(workload, Workload):
         if not params and not faults:
             return workload
+        if workload.pipeline is not None:       # agent_core.pipelines.rebuilt, which api.py calls first
+            raise BadInput("a pipeline's own parameters and faults are given to agent_core.pipeline(...)")
         merged: Any = params
         if isinstance(params, Mapping):     # given parameters override the workload's own, one by one
             merged = {tool: dict(values) for tool, values in workload.params.items()}

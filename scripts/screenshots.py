@@ -17,7 +17,9 @@ SHOTS = [("/", "Run", "What happened", "playground.png", 2300),
          ("/Failures?preset=isolated_scripts", "Run the fault under every chosen mode", "What each mode did",
           "failures.png", 1500),
          ("/Event_loop", "Run in asyncio and in hybrid", "hybrid · timeline", "event-loop.png", 1800),
-         ("/Scaling", "Run the sweep", "What the sweep found", "scaling.png", 2600)]
+         ("/Scaling", "Run the sweep", "What the sweep found", "scaling.png", 2600),
+         ("/Pipelines?pipeline=research_agent&mode=hybrid&k=4", "Run the pipeline", "What happened", "pipelines.png",
+          2300)]
 
 
 def main() -> None:

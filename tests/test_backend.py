@@ -59,6 +59,31 @@ def test_the_chat_endpoint_streams_tokens_after_the_time_to_first_token():
     assert arrivals[-1] - arrivals[0] >= 0.09, "11 more tokens at 100 tok/s take ~0.11 s"
 
 
+def test_a_page_is_one_text_for_its_id_and_size_and_other_ids_or_sizes_are_refused():
+    url = ensure_backend().url
+    get = lambda path, **params: httpx.get(f"{url}{path}", params=params, headers={"x-sim-latency-ms": "0"})
+    page = get("/v1/pages/42", words=600).json()
+    assert page["id"] == 42 and len(page["text"].split()) == 600 and "\n\n" in page["text"], "paragraphs"
+    text = lambda page_id: get(f"/v1/pages/{page_id}", words=600).json()["text"]
+    assert text(42) == page["text"] != text(43)
+    for page_id in ("2000", "-1", "9" * 5000, "x"):
+        missing = get(f"/v1/pages/{page_id}")
+        assert missing.status_code == 404 and "pages are 0..1999" in missing.json()["error"]["message"]
+    for words in ("0", "20001", "many", "٣", "9" * 5000):
+        refused = get("/v1/pages/1", words=words)
+        assert refused.status_code == 422 and "1..20000" in refused.json()["error"]["message"]
+
+
+def test_request_bodies_over_their_bound_are_refused_before_they_are_read():
+    url = ensure_backend().url
+    big = httpx.post(f"{url}/v1/vectors/query", content=b"[" + b"0," * 40_000 + b"0]")
+    assert big.status_code == 413 and "at most 64000" in big.json()["error"]["message"]
+    assert httpx.post(f"{url}/v1/vectors/query", content=b"not json").status_code == 400
+    nested = httpx.post(f"{url}/v1/chat/completions", content=b"[" * 200_000 + b"]" * 200_000)
+    assert nested.status_code == 400 and "not valid JSON" in nested.json()["error"]["message"]
+    assert httpx.post(f"{url}/v1/vectors/query", json={"embedding": "x", "k": "y"}).status_code == 422
+
+
 def test_the_backend_carries_a_thousand_concurrent_slow_requests():
     import asyncio
     url = ensure_backend().url

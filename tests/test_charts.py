@@ -188,30 +188,46 @@ def samples() -> dict:
             "a": frozen, "b": free}
 
 
+def figure_modules() -> list:
+    """Every module of ui/ that builds Plotly figures (its source names ``go.Figure``)."""
+    import importlib
+    import os
+    folder = os.path.dirname(charts.__file__)
+    names = []
+    for file in sorted(f for f in os.listdir(folder) if f.endswith(".py") and not f.startswith("_")):
+        with open(os.path.join(folder, file), encoding="utf-8") as f:
+            if "go.Figure" in f.read():
+                names.append(file[:-3])
+    return [importlib.import_module(f"ui.{n}") for n in names]
+
+
 def every_figure() -> list[tuple[str, object]]:
-    """(name, figure) for every public function of ui.charts that builds figures, called with the samples: a new
-    chart is in this list as soon as it exists, and a parameter nobody knows how to fill fails here."""
+    """(name, figure) for every public function of the ui's figure modules that builds figures, called with the
+    samples: a new chart (or a new module of them) is in this list as soon as it exists, and a parameter nobody
+    knows how to fill fails here."""
     import inspect
     known = samples()
     out = []
-    for name, fn in inspect.getmembers(charts, inspect.isfunction):
-        if name.startswith("_") or fn.__module__ != charts.__name__ or "Figure" not in str(fn.__annotations__.get(
-                "return", "")):
-            continue
-        params = [p for p in inspect.signature(fn).parameters.values() if p.default is inspect.Parameter.empty]
-        missing = [p.name for p in params if p.name not in known]
-        assert not missing, f"add a sample for {name}'s {missing} to tests/test_charts.py samples()"
-        built = fn(**{p.name: known[p.name] for p in params})
-        for i, fig in enumerate(built if isinstance(built, list) else [built]):
-            if fig is not None:
-                out.append((f"{name}[{i}]", fig))
+    for module in figure_modules():
+        for name, fn in inspect.getmembers(module, inspect.isfunction):
+            if name.startswith("_") or fn.__module__ != module.__name__ or "Figure" not in str(
+                    fn.__annotations__.get("return", "")):
+                continue
+            name = f"{module.__name__.split('.')[-1]}.{name}"
+            params = [p for p in inspect.signature(fn).parameters.values() if p.default is inspect.Parameter.empty]
+            missing = [p.name for p in params if p.name not in known]
+            assert not missing, f"add a sample for {name}'s {missing} to tests/test_charts.py samples()"
+            built = fn(**{p.name: known[p.name] for p in params})
+            out += [(f"{name}[{i}]", fig) for i, fig in enumerate(built if isinstance(built, list) else [built])
+                    if fig is not None]
     return out
 
 
 def test_no_legend_lies_over_an_axis_title_in_any_figure_the_ui_builds():
     figs = every_figure()
-    assert {name.split("[")[0] for name, _ in figs} >= {"timeline", "lag_overlay", "scaling_wall", "scaling_workers",
-                                                        "pair_timelines", "compare_bars", "classify_map"}
+    assert {name.split("[")[0] for name, _ in figs} >= {
+        f"charts.{n}" for n in ("timeline", "lag_overlay", "scaling_wall", "scaling_workers", "pair_timelines",
+                                "compare_bars", "classify_map")} | {"pipeline_charts.timelines"}
     for name, fig in figs:
         if not charts.legend_shown(fig):
             continue
@@ -233,3 +249,8 @@ def test_a_figure_without_a_legend_keeps_room_for_its_title():
     for name, fig in every_figure():
         if not charts.legend_shown(fig):
             assert fig.layout.margin.t >= charts.TITLE_PX, name
+
+
+def test_every_built_in_tool_has_a_colour_of_its_own():
+    from agent_core.catalog import CATALOG
+    assert len({charts.tool_colour(tool) for tool in CATALOG}) == len(CATALOG), "add a colour to charts.PALETTE"

@@ -36,8 +36,8 @@ def test_tools_lists_every_tool_with_kind_parameters_and_bounds():
     p, _ = cli("tools", "--json")
     catalog = json.loads(p.stdout)
     names = [t["name"] for t in catalog["tools"]]
-    assert names == ["llm_call", "web_search", "vector_lookup", "memory_write", "legacy_sdk", "analysis",
-                     "sandboxed_script"]
+    assert names == ["llm_call", "web_search", "vector_lookup", "embed", "memory_write", "legacy_sdk", "analysis",
+                     "sandboxed_script", "fetch_page", "chunk_text", "rerank"]
     search = catalog["tools"][1]
     assert search["kind"] == "io" and search["params"][0] == {
         "name": "latency_ms", "default": 300, "min": 0, "max": 10000, "choices": None, "unit": "ms",

@@ -242,3 +242,25 @@ def test_diff_says_where_and_with_what_each_run_was_measured(runs):
     same = diff(a, b, a_entry={"machine": here, "version": "1.0"}, b_entry={"machine": here, "version": "1.0"})
     assert f"Both were measured on the same machine (left, {a.cores} cores)." in same
     assert not any("version" in s for s in same)
+
+
+def test_a_pipelines_dependencies_are_arrows_in_the_trace_and_columns_in_the_csv():
+    turn = agent_core.pipeline("rag_answer", {"lookups": 2}, {"embed": {"latency_ms": 10}, "vector_lookup": {
+        "latency_ms": 10}, "llm_call": {"ttft_ms": 10, "tokens": 4}, "rerank": {"candidates": 20}})
+    r = agent_core.run(turn, "hybrid")
+    trace = perfetto(r)["traceEvents"]
+    slices = {e["name"]: e for e in trace if e["ph"] == "X"}
+    starts = {e["id"]: e for e in trace if e["ph"] == "s"}
+    ends = {e["id"]: e for e in trace if e["ph"] == "f"}
+    assert set(starts) == set(ends) and len(starts) == sum(len(t.deps) for t in r.tasks) == 5
+    arrows = set()
+    for i, s in starts.items():
+        f = ends[i]
+        dep = next(n for n, e in slices.items() if (e["pid"], e["tid"]) == (s["pid"], s["tid"])
+                   and e["ts"] <= s["ts"] <= e["ts"] + e["dur"])
+        call = next(n for n, e in slices.items() if (e["pid"], e["tid"]) == (f["pid"], f["tid"]) and e["ts"] == f["ts"])
+        arrows.add((dep, call))
+    assert arrows == {(d, t.id) for t in r.tasks for d in t.deps}
+    rows = list(csv.reader(io.StringIO(csv_text(r))))
+    by_id = {row[1]: dict(zip(CSV_COLUMNS, row, strict=True)) for row in rows[1:]}
+    assert by_id["rerank"]["deps"] == "lookup#1 lookup#2" and by_id["rerank"]["stage"] == "rerank"

@@ -13,7 +13,7 @@ def test_the_public_api_is_exactly_what_all_lists():
     assert sorted(agent_core.__all__) == sorted([
         "run", "arun", "compare", "run_many", "warm_up", "abandoned_calls", "MODES", "KINDS", "CATALOG", "ToolSpec",
         "Param", "get_tool", "Workload", "RunReport", "TaskRecord", "AgentCoreError", "BadInput", "BackendError",
-        "ensure_backend", "stop_backend", "tool", "load_tools", "classify"])
+        "ensure_backend", "stop_backend", "tool", "load_tools", "classify", "pipeline", "PIPELINES"])
     for name in agent_core.__all__:
         assert getattr(agent_core, name) is not None
 

@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 import agent_core
 from agent_core import budget
+from agent_core.catalog import CATALOG
 from agent_core.modes import MODES
 from agent_core.presets import PRESETS
 from agent_core.scaling import Progress
@@ -24,8 +25,7 @@ from .conftest import ROOT
 
 # -- the budget --------------------------------------------------------------------------------------------------
 
-BASE = {"llm_call": 2, "web_search": 2, "vector_lookup": 2, "legacy_sdk": 2, "memory_write": 2, "analysis": 2,
-        "sandboxed_script": 2}
+BASE = {tool: 2 for tool in CATALOG}     # every built-in tool: one added to the catalog is covered at once
 
 
 def seconds(counts=None, params=None, mode="sequential", faults=None, timeout_s=30.0) -> float:
@@ -42,7 +42,10 @@ def test_one_more_call_of_any_tool_lengthens_the_estimate_in_every_mode(tool, mo
     ("llm_call", "ttft_ms", 100, 2000), ("llm_call", "tokens", 10, 400), ("llm_call", "tokens_per_s", 1000.0, 50.0),
     ("web_search", "latency_ms", 100, 2000), ("vector_lookup", "latency_ms", 100, 2000),
     ("legacy_sdk", "latency_ms", 100, 2000), ("memory_write", "rows", 100, 100_000),
-    ("analysis", "work", 10_000, 1_000_000), ("sandboxed_script", "size", 1000, 200_000)])
+    ("analysis", "work", 10_000, 1_000_000), ("sandboxed_script", "size", 1000, 200_000),
+    ("fetch_page", "latency_ms", 100, 2000), ("fetch_page", "words", 100, 20_000),
+    ("chunk_text", "words", 1000, 100_000), ("chunk_text", "overlap", 0, 40),
+    ("rerank", "candidates", 10, 4000), ("rerank", "words_per", 20, 400)])
 def test_each_parameter_that_sets_a_calls_length_lengthens_the_estimate(tool, name, low, high):
     assert seconds(params={tool: {name: high}}) > seconds(params={tool: {name: low}})
 

@@ -221,10 +221,30 @@ def test_a_lane_added_by_the_recipe_runs_the_calls_a_mode_routes_to_it(monkeypat
         "until the budget knows the lane, pages estimate its calls at the run's bound and refuse them"
 
 
+def test_a_pipeline_added_by_the_recipe_runs_in_every_mode_and_the_cli_lists_it(monkeypatch, capsys):
+    from agent_core import pipelines
+    from agent_core.catalog import Param
+    from agent_core.pipelines import PIPELINES, PipelineSpec, Step
+
+    def fan(p):
+        leaves = [Step(f"search#{i}", "web_search", "search", ("ask",), {"latency_ms": 30}) for i in range(p["n"])]
+        return [Step("ask", "llm_call", "ask", (), {"ttft_ms": 20, "tokens": 4}), *leaves,
+                Step("sum", "analysis", "sum", tuple(s.id for s in leaves), {"work": 2000})]
+
+    monkeypatch.setitem(PIPELINES, "fan", PipelineSpec("fan", "ask, n searches, a sum", (Param("n", 2, 1, 4),), fan))
+    for mode in modes.MODES:
+        report = agent_core.run(pipelines.pipeline("fan", n=3), mode)
+        assert report.ok and report.critical_path[0] == "ask" and report.critical_path[-1] == "sum", mode
+    assert cli.main(["pipelines"]) == 0
+    assert "fan  [4 calls by default]" in capsys.readouterr().out     # n=2: ask, two searches, the sum
+
+
 def test_the_architecture_page_names_what_each_recipe_needs():
     with open(os.path.join(ROOT, "docs", "ARCHITECTURE.md"), encoding="utf-8") as f:
         text = f.read()
-    mode, tool, lane = (text.split(f"### Add a {what}")[1].split("\n### ")[0] for what in ("mode", "tool", "lane"))
+    mode, tool, lane, pipeline = (text.split(f"### Add a {what}")[1].split("\n### ")[0]
+                                  for what in ("mode", "tool", "lane", "pipeline"))
+    assert "`PIPELINES`" in pipeline and "`PipelineSpec(" in pipeline and "`Step(" in pipeline
     assert all(f"`{fact}`" in mode or f"`{fact}(" in mode for fact in modes.REQUIRED), "every fact a mode needs"
     assert "`_MODULES`" in mode and "`notes(report)" in mode and "`reason(report)" in mode
     assert "`CATALOG`" in tool and "`ToolSpec`" in tool and all(f"`{kind}`" in tool for kind in modes.ALL_KINDS)

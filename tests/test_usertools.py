@@ -178,7 +178,8 @@ def test_a_declared_kind_the_measurement_contradicts_is_flagged(tmp_path):
 
 FAST_BUILTINS = {"llm_call": {"ttft_ms": 100, "tokens": 24}, "web_search": {"latency_ms": 100},
                  "vector_lookup": {"latency_ms": 100}, "legacy_sdk": {"latency_ms": 100},
-                 "memory_write": {"rows": 3000}, "analysis": {"work": 150_000}}
+                 "memory_write": {"rows": 3000}, "analysis": {"work": 150_000}, "fetch_page": {"latency_ms": 100},
+                 "chunk_text": {"words": 12_000}, "rerank": {"candidates": 1000}}
 
 
 def test_the_built_in_tools_classify_as_their_declared_kinds():

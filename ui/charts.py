@@ -14,7 +14,8 @@ from agent_core.errors import BadInput
 from agent_core.modes import BASELINE, get_mode
 from agent_core.records import RunReport, TaskRecord
 
-PALETTE = ("#4C78A8", "#F58518", "#54A24B", "#B279A2", "#E45756", "#72B7B2", "#EECA3B")
+PALETTE = ("#4C78A8", "#F58518", "#54A24B", "#B279A2", "#E45756", "#72B7B2", "#EECA3B", "#FF9DA6", "#9D755D",
+           "#17BECF", "#BCBD22")   # one colour per built-in tool; a user's tools take them round again
 TOOL_COLORS = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(CATALOG)}
 KIND_COLOURS = {"io": "#4C78A8", "blocking": "#F58518", "cpu": "#E45756", "isolated": "#B279A2"}
 LAG_SHARE_TOP = 1.5         # the classify map's lag axis ends here (a tool can freeze a loop longer than its wall)

@@ -22,7 +22,7 @@ from ui import charts, history, own_tools
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LATENCY_PARAMS = {"web_search": "latency_ms", "vector_lookup": "latency_ms", "legacy_sdk": "latency_ms",
-                  "llm_call": "ttft_ms"}
+                  "llm_call": "ttft_ms", "fetch_page": "latency_ms", "embed": "latency_ms"}
 
 
 # Material icons render from Streamlit's own font, on any machine (emoji need the system's emoji font)
@@ -31,6 +31,7 @@ PAGES = (("app.py", "Playground", ":material/bolt:"), ("pages/1_Compare.py", "Co
          ("pages/3_Event_loop.py", "Event loop", ":material/monitor_heart:"),
          ("pages/4_Scaling.py", "Scaling", ":material/trending_up:"),
          ("pages/5_Guide.py", "Guide", ":material/explore:"), ("pages/6_History.py", "History", ":material/history:"))
+PAGES += (("pages/8_Pipelines.py", "Pipelines", ":material/account_tree:"),)
 
 
 def navigation() -> None:
@@ -138,7 +139,9 @@ def metrics(r: agent_core.RunReport) -> None:
     cols[0].metric("Wall-clock", f"{r.wall_s:.3f} s", help="what the user waited for")
     cols[1].metric("Σ task time", f"{r.sum_task_s:.3f} s", help="every call's own wall time, added up")
     cols[2].metric("Σ CPU time", f"{r.sum_cpu_s:.3f} s", help="CPU the calls really used")
-    cols[3].metric("Critical path", f"{r.critical_path_s:.3f} s", help="the longest single call: the floor")
+    floor = ("the longest chain of calls that each needed the one before: the floor" if r.pipeline
+             else "the longest single call: the floor")
+    cols[3].metric("Critical path", f"{r.critical_path_s:.3f} s", help=floor)
     true = f" · true ×{r.true_speedup:.2f}" if r.true_speedup is not None else ""
     cols[4].metric("Speedup", f"×{r.speedup:.2f}", help="apparent: Σ task time / wall-clock" + true)
     lag = r.loop_lag_max_ms

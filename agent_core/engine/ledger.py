@@ -53,7 +53,8 @@ class Ledger:
         if call.fault:
             detail["fault"] = call.fault
         record = TaskRecord(call.id, call.tool, call.kind, outcome.worker or worker, start, end, outcome.cpu_s,
-                            outcome.status, outcome.error, detail)
+                            outcome.status, outcome.error, detail, [self.calls[d].id for d in call.deps], call.stage)
+        # (self.calls: the run's calls as built; `call` may be the one filled in from its dependencies' results)
         with self._lock:
             if self.records[call.index] is not None:
                 return None

@@ -13,6 +13,7 @@ import itertools
 import time
 from collections.abc import Callable
 
+from .._execute import Outcome
 from ..lanes import Lane, make_lane
 from ..modes import get_mode
 from ..records import RunReport, TaskRecord
@@ -36,6 +37,8 @@ class Run:
         self.strategy = get_mode(mode)
         self.plan = self.strategy.plan(workload, options.workers)
         self.calls = workload.calls()
+        self.waits = _waits(self.calls, options.barrier)
+        self.resolved: dict[int, Call] = {}         # a call as it ran, filled in from its dependencies' results
         self.t0 = clock()
         self.started_at = 0.0
         self.setup_s = 0.0
@@ -58,6 +61,28 @@ class Run:
 
     def lane_for(self, call: Call) -> Lane:
         return self.lanes[self.strategy.ROUTES[call.kind]]
+
+    def ready(self, call: Call) -> Call | None:
+        """The call as it will run, now that what it waits for is done; None if it will not run (then it is
+        recorded here: a dependency that failed, or a tool the model did not ask for)."""
+        if not call.deps and not call.resolve:
+            return call
+        from ..pipelines import NotRun, blocks, resolve
+        records = self.ledger.records
+        for d in call.deps:
+            if blocks(records[d]):
+                ended = records[d].status if records[d] is not None else "without a result"
+                return self._not_run(call, "cancelled", f"not run: {self.calls[d].id}, which it needs, ended {ended}")
+        try:
+            self.resolved[call.index] = resolved = resolve(call, self.workload, records)
+            return resolved
+        except NotRun as exc:
+            return self._not_run(call, exc.status, exc.error)
+
+    def _not_run(self, call: Call, status: str, error: str) -> None:
+        t = self.now()
+        self.ledger.record(call, t, t, Outcome(status, error=error), "not started")
+        return None
 
     def _failed(self, record: TaskRecord) -> None:
         if self.options.on_error == "cancel-siblings":
@@ -106,9 +131,26 @@ class Run:
     def report(self, wall_s: float, loop_lag: list[tuple[float, float]] | None = None) -> RunReport:
         reason = self.cancel.reason or "never started"
         tasks = [r if r is not None else TaskRecord(c.id, c.tool, c.kind, "not started", wall_s, wall_s, 0.0,
-                                                    "cancelled", reason)
+                                                    "cancelled", reason, deps=self.workload.dep_ids(c), stage=c.stage)
                  for c, r in zip(self.calls, self.ledger.records, strict=True)]
         return RunReport.of(self.mode, wall_s, tasks, self.workload, self.options, workers=self.plan.workers,
                             loop_lag=loop_lag, setup_s=self.setup_s, started_at=self.started_at,
                             abandoned=self.ledger.abandoned_ids(),
                             pool_replaced=any(getattr(lane, "replaced", False) for lane in self.lanes.values()))
+
+
+def _waits(calls: list[Call], barrier: bool) -> list[tuple[int, ...]]:
+    """What each call waits for: its own dependencies or, with a barrier, also every call of the stage before its
+    own (a graph run in supersteps). A flat workload's calls wait for nothing."""
+    if not barrier:
+        return [c.deps for c in calls]
+    stages = list(dict.fromkeys(c.stage for c in calls))
+    members: dict[str, list[int]] = {}
+    for c in calls:
+        members.setdefault(c.stage, []).append(c.index)
+    out = []
+    for c in calls:
+        at = stages.index(c.stage)
+        before = members[stages[at - 1]] if at else []
+        out.append(tuple(sorted(set(c.deps) | set(before))))
+    return out

@@ -16,7 +16,8 @@ The trace (the JSON object format of the Chrome trace-event format, which Perfet
 - the event loop's heartbeat lag as a counter track (``C`` events, ``loop lag`` in ms) in the loop's group;
 - several reports each get their own pids and tids, every run's time starting at 0 so they line up.
 
-Dependencies between calls are not drawn yet: the records carry none until pipelines exist.
+- a pipeline's dependencies as flow events (``s`` bound to the slice of the call needed, ``f`` with ``bp: "e"``
+  to the call that needed it, ``cat`` ``dependency``): Perfetto draws an arrow from each to the call.
 """
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ from ..records import RunReport, TaskRecord
 
 LOOP_LANE = "loop"
 UNROUTED = "calls"              # the group of a call whose mode or kind this process does not know
-CSV_COLUMNS = ("mode", "id", "tool", "kind", "worker", "start_s", "end_s", "duration_s", "cpu_s", "status", "error")
+CSV_COLUMNS = ("mode", "id", "tool", "kind", "worker", "start_s", "end_s", "duration_s", "cpu_s", "status", "error",
+               "stage", "deps")
 US = 1e6                        # trace timestamps are in microseconds
 
 
@@ -127,7 +129,9 @@ def perfetto(report: RunReport | list[RunReport], names: list[str] | None = None
             meta.append({"ph": "M", "name": "process_sort_index", "pid": pid, "args": {"sort_index": pid}})
         pids.append(own)
     tid = pid
+    flow = 0
     for (r, _, groups), own in zip(plans, pids, strict=True):
+        placed: dict[str, dict] = {}            # call id -> its slice, where it was laid out
         for lane in _group_order(groups):
             for worker, evs in groups[lane].items():
                 for k, sub in enumerate(_sub_lanes(evs), 1):
@@ -137,7 +141,19 @@ def perfetto(report: RunReport | list[RunReport], names: list[str] | None = None
                                  "args": {"name": name}})
                     meta.append({"ph": "M", "name": "thread_sort_index", "pid": own[lane], "tid": tid,
                                  "args": {"sort_index": tid}})
-                    events += [{**ev, "pid": own[lane], "tid": tid} for ev in sub]
+                    for ev in sub:
+                        placed[ev["name"]] = {**ev, "pid": own[lane], "tid": tid}
+                        events.append(placed[ev["name"]])
+        for t in r.tasks:                       # a pipeline's dependencies: an arrow from each to the call
+            for d in t.deps:
+                if d not in placed or t.id not in placed:
+                    continue
+                flow += 1
+                dep, call = placed[d], placed[t.id]
+                events.append({"ph": "s", "name": "needs", "cat": "dependency", "id": flow, "pid": dep["pid"],
+                               "tid": dep["tid"], "ts": dep["ts"] + dep["dur"] / 2})
+                events.append({"ph": "f", "bp": "e", "name": "needs", "cat": "dependency", "id": flow,
+                               "pid": call["pid"], "tid": call["tid"], "ts": call["ts"]})
         if r.loop_lag is not None:
             tid += 1
             meta.append({"ph": "M", "name": "thread_name", "pid": own[LOOP_LANE], "tid": tid,
@@ -165,7 +181,8 @@ def csv_text(report: RunReport | list[RunReport]) -> str:
     for r in _reports(report):
         for t in sorted(r.tasks, key=lambda t: (t.start_s, t.id)):
             writer.writerow([r.mode, t.id, t.tool, t.kind, t.worker, f"{t.start_s:.6f}", f"{t.end_s:.6f}",
-                             f"{t.duration_s:.6f}", f"{t.cpu_s:.6f}", t.status, t.error or ""])
+                             f"{t.duration_s:.6f}", f"{t.cpu_s:.6f}", t.status, t.error or "", t.stage,
+                             " ".join(t.deps)])
     return out.getvalue()
 
 

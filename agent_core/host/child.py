@@ -40,8 +40,13 @@ def main() -> None:
     if request["tools"]:
         from ..usertools import ensure_all
         ensure_all(request["tools"])            # the user's tools this run calls, from their files or modules
-    workload = Workload.of(request["counts"], request["params"],
-                           {tool: tuple(f) for tool, f in request["faults"].items()})
+    faults = {tool: tuple(f) for tool, f in request["faults"].items()}
+    if request.get("pipeline"):
+        from ..pipelines import pipeline
+        name, params, overrides = request["pipeline"]
+        workload = pipeline(name, params, overrides, faults)
+    else:
+        workload = Workload.of(request["counts"], request["params"], faults)
     options = Options.from_dict(request["options"])
     run = Run(workload, request["mode"], options,
               on_record=lambda record: emit({"event": "record", "record": record.to_dict()}),

@@ -84,6 +84,7 @@ def run_hosted(workload: Workload, mode: str, options: Options, on_record=None, 
 
 def _host(workload: Workload, mode: str, options: Options, on_record, env: dict, tools: list[str]) -> RunReport:
     request = {"counts": workload.counts, "params": workload.params, "tools": tools,
+               "pipeline": None if workload.pipeline is None else list(workload.pipeline),
                "faults": {tool: list(f) for tool, f in workload.faults.items()}, "mode": mode,
                "options": options.to_dict(), "owner": os.getpid(), "llm": llm_settings()}
     proc = subprocess.Popen(python_argv("agent_core.host.child:main"), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -146,16 +147,19 @@ def _host(workload: Workload, mode: str, options: Options, on_record, env: dict,
             done = records[call.id]
             tasks.append(TaskRecord(done.id, done.tool, done.kind, done.worker, done.start_s, done.end_s, done.cpu_s,
                                     "crashed", f"finished {done.status}, but its result was lost with the process "
-                                    f"({how})", {**done.detail, "result_lost": True, "finished_as": done.status}))
+                                    f"({how})", {**done.detail, "result_lost": True, "finished_as": done.status},
+                                    done.deps, done.stage))
         elif call.id in starts:
             start, lane = starts[call.id]
             error = (f"took the whole process down ({how})" if call.fault in ("crash", "memory")
                      else f"lost mid-call: the process running it died ({how})")
             tasks.append(TaskRecord(call.id, call.tool, call.kind, lane, start, max(start, wall), 0.0, "crashed",
-                                    error, {"fault": call.fault} if call.fault else {}))
+                                    error, {"fault": call.fault} if call.fault else {}, workload.dep_ids(call),
+                                    call.stage))
         else:
             tasks.append(TaskRecord(call.id, call.tool, call.kind, "not started", wall, wall, 0.0, "crashed",
-                                    f"never started: the process died first ({how})"))
+                                    f"never started: the process died first ({how})", {}, workload.dep_ids(call),
+                                    call.stage))
     last_err = buffers[err_fd].decode(errors="replace").strip().splitlines()[-1:] or [""]
     return RunReport.of(mode, max(wall, 0.0), tasks, workload, options, started_at=started_at,
                         host={"pid": proc.pid, "survived": False, "exit": how, "results_lost": len(records),

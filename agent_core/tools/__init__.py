@@ -73,3 +73,11 @@ def llm_target(backend_url: str) -> tuple[str, str, str]:
     base = env["AGENT_LLM_BASE_URL"].strip().rstrip("/")
     return (base or f"{backend_url}/v1", env["AGENT_LLM_MODEL"].strip() or DEFAULT_LLM_MODEL,
             env["AGENT_LLM_API_KEY"].strip())
+
+
+# What the embedded backend's /v1/chat/completions accepts (and what llm_call checks before sending)
+MAX_CHAT_BODY_BYTES = 1_000_000     # a request body larger than this is refused (413)
+MAX_CHAT_MESSAGES = 256             # messages in one request (400 beyond)
+MAX_CHAT_TOOLS = 128                # function tools offered in one request (OpenAI's own limit)
+MAX_TOOL_CALLS = 8                  # tool calls in one answer (header x-sim-tool-calls, 1..8)
+TOOL_CALL_CHUNKS = 7                # streamed chunks per tool call at most: its name, then its arguments in pieces
