@@ -38,7 +38,7 @@ from ._pool import warm_pool
 from ._spawn import child_env, python_argv
 from .calls import call_blocking
 from .catalog import CATALOG, resolve_params
-from .machine import default_processes, usable_cores
+from .machine import default_processes, gil, usable_cores
 from .tools import ToolContext, llm_target
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -120,7 +120,8 @@ def machine() -> dict:
         pass
     return {"cores": usable_cores(), "cpu": model, "python": platform.python_version(),
             "implementation": platform.python_implementation(), "platform": platform.platform(terse=True),
-            "event_loop": "asyncio (default selector loop)", "switch_interval_ms": sys.getswitchinterval() * 1000}
+            "event_loop": "asyncio (default selector loop)", "switch_interval_ms": sys.getswitchinterval() * 1000,
+            "gil": gil().line}
 
 
 def _median(fn: Callable[[], float], reps: int) -> tuple[float, list[float]]:
@@ -488,7 +489,8 @@ def markdown(result: dict, seconds: float) -> str:
              "median of a few repetitions; absolute times are context only. Targets are goals, never asserted in "
              "tests.",
              "", f"Machine: {m['cores']} cores ({m['cpu'] or 'unknown CPU'}), {m['implementation']} {m['python']}, "
-             f"{m['platform']}, {m['event_loop']}, GIL switch interval {m['switch_interval_ms']:g} ms. "
+             f"{m['platform']}, {m['event_loop']}, GIL switch interval {m['switch_interval_ms']:g} ms"
+             + (f", {m['gil']}. " if m.get("gil") else ". ") +
              f"This run took {seconds:.0f} s.", "", table(result), "", "## Details", ""]
     for key, f in result["figures"].items():
         lines += [f"### {key}: {f['title']}", ""]

@@ -3,13 +3,20 @@
 Two workloads: ``io`` (web searches of a fixed latency: the ideal wall is one call's time, however many
 there are) and ``cpu`` (pure-Python analysis calls: the ideal wall is their CPU time spread over every
 core). For each mode and size, the sweep measures a real run and its *overhead per call*: how far the
-wall is from that ideal, divided by the number of calls. A sweep is bounded in total time: a point
-whose predicted wall would break the budget is skipped, and says so; so is a point the mode refuses (more
-workers than a Dask cluster has).
+wall is from that ideal, divided by the number of calls.
 
-Everything about a mode comes from its module: which modes take part in the workers sweep (those whose
-plan changes with ``workers``: :func:`agent_core.modes.uses_workers`), and the cause a knee names (its
-``CAUSES``).
+A sweep is bounded in total time, and its lines are never left half drawn: it measures a *column* at a time
+(one size, or one number of workers, for every mode taking part), cheapest first, and starts a column only
+if what the previous one measured predicts it fits in what is left of its series' share of the budget.
+The first column that does not fit ends that series for every mode, and says so; so the sizes (or
+workers) a sweep reaches are chosen by the budget, and every line has a point at each of them. A point
+the mode refuses (more workers than a Dask cluster has) ends only that mode's line, at its top.
+
+Everything about a mode comes from its module: which modes take part in a kind's workers sweep (those whose
+plan gives the lane that kind is routed to a different size, or cap, with ``workers``:
+:func:`workers_matter`), and the cause a knee names (its ``CAUSES``). The workers axis is the kind's
+(:func:`workers_axis`): CPU work cannot use more than the usable cores, so it goes to twice them; I/O
+goes to ``IO_WORKERS_MAX``.
 """
 from __future__ import annotations
 
@@ -26,9 +33,9 @@ from .modes import BASELINE, get_mode, uses_workers
 from .workload import Workload
 
 SIZES = (1, 3, 10, 30, 100, 300, 1000)
-WORKERS = (1, 2, 4, 8, 16, 32)
-POINT_CAP_S = 5.0           # no single point may be predicted to take longer than this
+IO_WORKERS_MAX = 64         # the I/O workers axis ends here (threads' and hybrid's own most)
 MAX_BUDGET_S = 300.0
+SHARE = {"n": 2, "workers": 1}     # a size sweep gets twice a workers sweep's share of the budget left
 KNEE = 1.6                  # wall/ideal growing this much between neighbouring points marks a knee
 REFUSED = "not allowed"     # how a point the mode refused says so
 
@@ -91,15 +98,82 @@ def _ideal(kind: str, unit: float, n: int) -> float:
     return unit if kind == "io" else unit * n / usable_cores()
 
 
+def workers_axis(kind: str) -> tuple[int, ...]:
+    """The numbers of workers a ``kind`` sweep tries: powers of two from 1, ending at twice the usable cores
+    for ``cpu`` (more processes than cores only queue; twice shows that) and at ``IO_WORKERS_MAX`` for ``io``."""
+    if kind not in registry.SWEPT:
+        raise BadInput(f"workload {kind!r} is not allowed: {' or '.join(registry.SWEPT)}")
+    top = 2 * usable_cores() if kind == "cpu" else IO_WORKERS_MAX
+    axis = {top}
+    w = 1
+    while w < top:
+        axis.add(w)
+        w *= 2
+    return tuple(sorted(axis))
+
+
+def workers_matter(mode: str, kind: str, workload: Workload) -> bool:
+    """``workers`` changes how ``mode`` runs ``kind`` calls: its plan changes with them
+    (:func:`agent_core.modes.uses_workers`) in the lane its ``ROUTES`` send that kind to: the lane's size, or on
+    the event loop the cap on calls in flight, which only awaited (``io``) calls can fill (every other call
+    runs on the loop's thread, one at a time: :mod:`agent_core.lanes.loop`)."""
+    if not uses_workers(mode, workload):
+        return False
+    module = get_mode(mode)
+    lane = module.ROUTES[kind]
+    one, most = module.plan(workload, 1), module.plan(workload, module.MAX_WORKERS)
+    if one.sizes.get(lane) != most.sizes.get(lane):
+        return True
+    return lane == "loop" and kind == "io" and one.limit != most.limit
+
+
+@dataclass
+class _Series:
+    """One series of columns: a workload's size sweep, or its workers sweep, for the modes taking part."""
+
+    kind: str
+    axis: str                   # "n" or "workers"
+    columns: list[int]          # sizes ascending, or workers descending: cheapest first
+    modes: list[str]
+    n: int | None = None        # the workers sweep's fixed number of calls
+
+    def members(self, column: int) -> list[str]:
+        if self.axis == "n":
+            return self.modes
+        return [m for m in self.modes if column <= get_mode(m).MAX_WORKERS]
+
+
+def _plan(kinds: list[str], modes: list[str], sizes: list[int], workers, workers_n: int, latency_ms: int,
+          work: int) -> list[_Series]:
+    plan = []
+    for kind in kinds:
+        tool, _ = _workload(kind, latency_ms, work)
+        cap = CATALOG[tool].max_calls
+        plan.append(_Series(kind, "n", [n for n in sizes if n <= cap], modes))
+        if workers:
+            axis = workers_axis(kind)
+            chosen = axis if workers is True else [w for w in set(workers) if 1 <= w <= axis[-1]]
+            n = min(workers_n, cap)
+            swept = Workload.parse(f"{tool}:{n}")
+            taking_part = [m for m in modes if workers_matter(m, kind, swept)]
+            if taking_part and chosen:
+                plan.append(_Series(kind, "workers", sorted(set(chosen), reverse=True), taking_part, n))
+    return plan
+
+
 def sweep(kinds: Iterable[str] = ("io", "cpu"), modes: Iterable[str] | None = None, sizes: Iterable[int] = SIZES,
-          workers: Iterable[int] | None = None, workers_n: int = 32, budget_s: float = 50.0,
+          workers: Iterable[int] | bool | None = None, workers_n: int = 32, budget_s: float = 50.0,
           latency_ms: int = 100, work: int = 20_000,
           on_point: Callable[[Progress], None] | None = None) -> list[Point]:
-    """Measure every (workload, mode, size) point, and with ``workers`` also (workload, mode, workers) at
-    ``workers_n`` calls, within ``budget_s`` seconds in all (at most 300 s). Each series (a workload's
-    size sweep, its workers sweep, per mode) gets an equal share of the budget, so a slow mode cannot
-    starve a fast one; a point predicted to take longer than its share allows, or than ``POINT_CAP_S``,
-    is skipped and says why."""
+    """Measure each workload's size sweep over ``sizes`` in every mode and, with ``workers`` (True: the kind's
+    :func:`workers_axis`; or a list, kept within it), its workers sweep at ``workers_n`` calls in the modes
+    whose workers matter for it, within ``budget_s`` seconds in all (at most 300 s).
+
+    Each series gets a share of what is left of the budget when it starts (``SHARE``: a size sweep twice a
+    workers sweep's; what one leaves over goes to the next). Every mode runs one call first (its pool or
+    cluster starts then, not in a point). A series is measured a column at a time, cheapest first; a column
+    starts only if it is predicted (from the previous column's runs, set-up included) to fit what is left of
+    the share, else the series ends there for every mode and its remaining points are returned skipped, saying why."""
     kinds, sizes = list(kinds), sorted(set(sizes))
     modes = list(registry.MODES if modes is None else modes)
     if not 1.0 <= budget_s <= MAX_BUDGET_S:
@@ -107,52 +181,88 @@ def sweep(kinds: Iterable[str] = ("io", "cpu"), modes: Iterable[str] | None = No
     for mode in modes:
         get_mode(mode)
     started = time.monotonic()
-    points: list[Point] = []
-    plan = []
-    for kind in kinds:
-        tool, _ = _workload(kind, latency_ms, work)
-        cap = CATALOG[tool].max_calls
-        plan += [(kind, mode, n, None) for n in sizes if n <= cap for mode in modes]
-        if workers:                          # most workers first: each point then predicts the next
-            n = min(workers_n, cap)
-            swept = Workload.parse(f"{tool}:{n}")
-            plan += [(kind, mode, n, w) for mode in modes if uses_workers(mode, swept)
-                     for w in sorted(set(workers), reverse=True) if w <= get_mode(mode).MAX_WORKERS]
+    plan = _plan(kinds, modes, sizes, workers, workers_n, latency_ms, work)
+    total = sum(len(s.members(c)) for s in plan for c in s.columns)
     units = {kind: _calibrate(kind, *_workload(kind, latency_ms, work)) for kind in kinds}
-    series_keys = {(kind, mode, "n" if w is None else "workers") for kind, mode, _, w in plan}
-    share_s = (budget_s - (time.monotonic() - started)) / max(1, len(series_keys))
-    spent: dict[tuple[str, str, str], float] = {}
-    last: dict[tuple, Point] = {}           # the previous point of the same series, to predict the next
-    for i, (kind, mode, n, w) in enumerate(plan):
-        tool, params = _workload(kind, latency_ms, work)
-        ideal = _ideal(kind, units[kind], n)
-        axis = "n" if w is None else "workers"
-        prev = last.get((kind, mode, axis))
-        if prev is None or prev.wall_s is None:
-            predicted = ideal
-        elif axis == "n":
-            predicted = prev.wall_s * n / prev.n          # linear: an upper bound for the concurrent modes
-        else:                                          # only workers that can be busy at once count
-            busy = n if kind == "io" else usable_cores()
-            predicted = prev.wall_s * min(prev.workers or 1, busy) / min(w, busy)
-        left = min(share_s - spent.get((kind, mode, axis), 0.0), budget_s - (time.monotonic() - started))
-        if prev is not None and prev.wall_s is None:
-            point = Point(kind, mode, n, w, None, ideal, skipped=prev.skipped, axis=axis)
-        elif predicted > min(left, POINT_CAP_S):
-            point = Point(kind, mode, n, w, None, ideal, axis=axis,
-                          skipped=f"would take about {predicted:.1f} s: over the time budget")
-        else:
-            t = time.monotonic()
-            point = _measure(kind, mode, n, w, tool, params, ideal)
-            spent[(kind, mode, axis)] = spent.get((kind, mode, axis), 0.0) + time.monotonic() - t
+    if kinds:       # what a mode's first run pays once (its pool, its cluster) is not what each point pays
+        tool, params = _workload(kinds[0], latency_ms, work)
+        for mode in modes:
+            _warm(mode, tool, params)
+    points: list[Point] = []
+    sizes_seen: dict[tuple[str, str], tuple[Point, float]] = {}     # (kind, mode) -> its last size point, its cost
+
+    def emit(point: Point) -> None:
         points.append(point)
-        if not (point.skipped or "").startswith(REFUSED):
-            last[(kind, mode, axis)] = point    # a refused point neither predicts the next nor skips it
         if on_point is not None:
-            what = f"{kind} · {mode} · {n} calls" + (f" · {w} workers" if w else "")
-            on_point(Progress(i + 1, len(plan), what + (" (skipped)" if point.skipped else
-                                                       f": {point.wall_s:.2f} s")))
+            what = f"{point.workload} · {point.mode} · {point.n} calls" + (
+                f" · {point.workers} workers" if point.axis == "workers" else "")
+            on_point(Progress(len(points), total, what + (" (skipped)" if point.skipped else
+                                                         f": {point.wall_s:.2f} s")))
+
+    for i, series in enumerate(plan):
+        tool, params = _workload(series.kind, latency_ms, work)
+        weight = SHARE[series.axis] / sum(SHARE[later.axis] for later in plan[i:])
+        share_end = time.monotonic() + (budget_s - (time.monotonic() - started)) * weight
+        last: dict[str, tuple[Point, float]] = {}       # mode -> its previous point in this series, and its cost
+        stopped: str | None = None
+        for column in series.columns:
+            n = column if series.axis == "n" else series.n
+            w = None if series.axis == "n" else column
+            ideal = _ideal(series.kind, units[series.kind], n)
+            members = series.members(column)
+            if stopped is None:
+                each = {m: _predict(series, m, last.get(m) or sizes_seen.get((series.kind, m)), n, w, tool, params,
+                                    ideal) for m in members}
+                predicted = sum(each.values())
+                left = min(share_end, started + budget_s) - time.monotonic()
+                if predicted > left:
+                    what = f"{n} call{'s' * (n != 1)}" if w is None else f"{w} worker{'s' * (w != 1)}"
+                    most = sorted(each, key=each.get, reverse=True)[:2]
+                    stopped = (f"{what} in every mode would take about {predicted:.1f} s ("
+                               + ", ".join(f"{m} {each[m]:.1f} s" for m in most) + "): over the time budget "
+                               f"({max(0.0, left):.1f} s left for this series)")
+            for mode in members:
+                if stopped is not None:
+                    emit(Point(series.kind, mode, n, w, None, ideal, skipped=stopped, axis=series.axis))
+                    continue
+                t = time.monotonic()
+                point = _measure(series.kind, mode, n, w, tool, params, ideal)
+                if not (point.skipped or "").startswith(REFUSED):     # a refusal: fewer workers may still run
+                    last[mode] = (point, time.monotonic() - t)
+                    if series.axis == "n":
+                        sizes_seen[(series.kind, mode)] = last[mode]
+                emit(point)
     return points
+
+
+def _warm(mode: str, tool: str, params: dict) -> None:
+    """One call in ``mode`` before the sweep: it starts what the mode's first run would (a pool, a cluster)."""
+    try:
+        api.run(f"{tool}:1", mode, params=params)
+    except BadInput:
+        pass                            # the sweep's own point says why the mode refuses
+
+
+def _model_s(mode: str, tool: str, params: dict, n: int, w: int | None) -> float:
+    """The engine's own model of a run's wall (:func:`agent_core.budget.mode_wall`): how each lane scales with
+    calls, workers and cores, before its margin. The sweep scales what it measured by it."""
+    from .budget import mode_wall
+    return mode_wall(Workload.of({tool: n}, params), mode, w)
+
+
+def _predict(series: _Series, mode: str, last: tuple[Point, float] | None, n: int, w: int | None, tool: str,
+             params: dict, ideal: float) -> float:
+    """How long one more point of ``series`` should take in ``mode``, set-up included: the mode's previous point
+    in it (for a workers sweep's first point, its last point of the size sweep, at its default workers), scaled
+    by how the engine's model says the wall grows from that point to this one (linearly in the calls for a mode
+    that runs them one at a time; far less for one that overlaps them). No previous point: the ideal (the
+    cheapest column comes first, and a line needs it)."""
+    if last is None:
+        return ideal
+    prev, cost = last
+    setup = max(0.0, cost - prev.wall_s)
+    before = _model_s(mode, tool, params, prev.n, prev.workers if prev.axis == "workers" else None)
+    return setup + prev.wall_s * _model_s(mode, tool, params, n, w) / max(before, 1e-6)
 
 
 def _measure(kind: str, mode: str, n: int, w: int | None, tool: str, params: dict, ideal: float) -> Point:
@@ -199,6 +309,7 @@ def explain(points: list[Point]) -> list[str]:
     for kind in dict.fromkeys(p.workload for p in points):
         measured = [p for p in points if p.workload == kind and p.wall_s is not None and p.axis == "n"]
         if not measured:
+            out += _stops(points, kind)
             continue
         top = max(p.n for p in measured)
         at_top = sorted((p for p in measured if p.n == top), key=lambda p: p.wall_s)
@@ -209,11 +320,26 @@ def explain(points: list[Point]) -> list[str]:
                    "; " + ", ".join(f"{p.mode} ×{p.stretch:.1f}" for p in at_top[1:]) + "."))
         for k in knees([p for p in points if p.workload == kind]):
             out.append(f"{kind}: {k['mode']} bent at {k['n']} calls (×{k['stretch']} the ideal): {k['cause']}.")
-        skipped = sorted({p.mode for p in points if p.workload == kind and p.skipped
-                          and not p.skipped.startswith(REFUSED)})
-        if skipped:
-            out.append(f"{kind}: some points of {', '.join(skipped)} were skipped to stay within the time budget.")
+        out += _stops(points, kind)
         refused = {p.mode: p.workers for p in points if p.workload == kind and (p.skipped or "").startswith(REFUSED)}
         for mode, workers in refused.items():
             out.append(f"{kind}: {mode} could not run with {workers} workers or more here.")
+    return out
+
+
+def _stops(points: list[Point], kind: str) -> list[str]:
+    """Where each of the ``kind`` series stopped for the budget, and why (one sentence each)."""
+    out = []
+    for axis, unit in (("n", "calls"), ("workers", "workers")):
+        series = [p for p in points if p.workload == kind and p.axis == axis]
+        cut = [p for p in series if p.skipped and not p.skipped.startswith(REFUSED)]
+        if not cut:
+            continue
+        x = (lambda p: p.n) if axis == "n" else (lambda p: p.workers)
+        done = [x(p) for p in series if p.wall_s is not None]
+        first = min(cut, key=lambda p: x(p) if axis == "n" else -x(p))
+        end = (max(done) if axis == "n" else min(done)) if done else None
+        reached = f"stopped at {end} {unit[:-1] if end == 1 else unit}" if done else "measured nothing"
+        what = "size sweep" if axis == "n" else "workers sweep"
+        out.append(f"{kind}: the {what} {reached}, for every mode: {first.skipped}.")
     return out

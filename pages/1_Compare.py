@@ -48,10 +48,10 @@ def main() -> None:
     left.plotly_chart(charts.compare_bars(reports), key="compare.bars", config={"displayModeBar": False})
     right.plotly_chart(charts.speedup_bars(reports), key="compare.speedup", config={"displayModeBar": False})
     st.subheader("Timelines")
+    st.caption("Every timeline is drawn on the same time axis, the slowest run's: a shorter run draws shorter.")
     cols = st.columns(2)
-    for i, r in enumerate(reports):
-        cols[i % 2].plotly_chart(charts.timeline(r, title=f"{r.mode} · {r.wall_s:.2f} s", height=300),
-                                 key=f"compare.timeline.{r.mode}", config={"displayModeBar": False})
+    for i, (r, fig) in enumerate(zip(reports, charts.timelines(reports), strict=True)):
+        cols[i % 2].plotly_chart(fig, key=f"compare.timeline.{r.mode}", config={"displayModeBar": False})
     history.downloads(reports, "compare", what="the comparison")
 
 

@@ -53,13 +53,18 @@ def main() -> None:
         history.save_status("loop.reports")
         cols = st.columns(2)
         for col, r in zip(cols, reports, strict=False):
-            with col:
-                st.metric(f"{r.mode}: max loop lag", f"{r.loop_lag_max_ms:.1f} ms",
-                          help="the heartbeat's worst lateness")
-                col.plotly_chart(charts.loop_lag(r, title=f"{r.mode} · heartbeat"), key=f"loop.lag.{r.mode}",
-                                 config={"displayModeBar": False})
-                col.plotly_chart(charts.timeline(r, title=f"{r.mode} · timeline", height=320),
-                                 key=f"loop.timeline.{r.mode}", config={"displayModeBar": False})
+            col.metric(f"{r.mode}: max loop lag", f"{r.loop_lag_max_ms:.1f} ms", help="the heartbeat's worst lateness")
+        modes = [r.mode for r in reports]
+        st.plotly_chart(charts.lag_overlay(reports, modes, f"Heartbeat · {' and '.join(modes)}", height=360),
+                        key="loop.lag", config={"displayModeBar": False})
+        st.caption("Both runs on one time axis and one lag axis" + (
+            f" (logarithmic: lags {charts.LOG_WHEN:g} times apart and more are both readable; under "
+            f"{charts.LAG_FLOOR_MS:g} ms, noise, a beat is drawn at {charts.LAG_FLOOR_MS:g} ms)"
+            if charts.lag_axis_is_log(reports) else "") + ". While a loop is frozen no beat arrives: its line "
+            "resumes with the beat that waited, that late. A shaded band is a call that ran on that run's loop.")
+        titles = [f"{r.mode} · timeline" for r in reports]
+        for col, r, fig in zip(st.columns(2), reports, charts.timelines(reports, titles, height=320), strict=False):
+            col.plotly_chart(fig, key=f"loop.timeline.{r.mode}", config={"displayModeBar": False})
         a, h = reports
         blocked = charts.blocking_spans(a)
         if blocked:

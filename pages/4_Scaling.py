@@ -17,7 +17,8 @@ def main() -> None:
                  "started per call. This sweep runs an **I/O workload** (web searches: ideally the wall is one call's "
                  "latency, however many there are) and a **CPU workload** (pure-Python analysis: ideally its CPU time "
                  "spread over every core) at growing sizes, in every mode, and shows where each one bends away from "
-                 "the ideal, and why. It is bounded in time: points that would break the budget are skipped.")
+                 "the ideal, and why. It is bounded in time: it measures one size at a time for every mode, and stops "
+                 "before the first size that would break the budget, so every line covers the same sizes.")
     engine_warming()
     c1, c2, c3 = st.columns(3)
     kinds = c1.multiselect("Workloads", ["io", "cpu"], default=["io", "cpu"], key="scale.kinds")
@@ -26,14 +27,17 @@ def main() -> None:
     c4, c5, c6 = st.columns(3)
     time_budget = c4.slider("Time budget (s)", 10, 120, 45, step=5, key="scale.budget")
     latency = c5.slider("I/O latency per call (ms)", 20, 500, 100, step=10, key="scale.latency")
-    with_workers = c6.checkbox("Also sweep the workers (32 calls, 1 → 32 workers)", value=True, key="scale.workers")
+    with_workers = c6.checkbox(f"Also sweep the workers (32 calls; CPU 1 → {scaling.workers_axis('cpu')[-1]}, "
+                               f"I/O 1 → {scaling.workers_axis('io')[-1]})", value=True, key="scale.workers",
+                               help="CPU work goes up to twice this machine's usable cores; only modes whose "
+                                    "workers change how they run that kind of call take part")
 
     def plan():
         if not kinds or not modes:
             raise BadInput("choose at least one workload and one mode")
         sizes = [n for n in scaling.SIZES if n <= top]
         return (f"sweep · {', '.join(kinds)} · {len(modes)} modes · up to {top} calls", 1,
-                lambda emit: scaling.sweep(kinds, modes, sizes, scaling.WORKERS if with_workers else None,
+                lambda emit: scaling.sweep(kinds, modes, sizes, with_workers,
                                            budget_s=float(time_budget), latency_ms=int(latency), on_point=emit),
                 budget.estimate_sweep(time_budget).checked())
 
@@ -53,7 +57,7 @@ def main() -> None:
                           config={"displayModeBar": False})
         right.plotly_chart(charts.scaling_overhead(points, kind, knees), key=f"scale.overhead.{kind}",
                            config={"displayModeBar": False})
-        if any(p.workload == kind and p.axis == "workers" and p.wall_s is not None for p in points):
+        if len({p.workers for p in points if p.workload == kind and p.axis == "workers" and p.wall_s is not None}) > 1:
             st.plotly_chart(charts.scaling_workers(points, kind), key=f"scale.workers.{kind}",
                             config={"displayModeBar": False})
     with st.expander("Every point"):

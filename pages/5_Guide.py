@@ -36,11 +36,39 @@ def main() -> None:
                 st.page_link("app.py", label=f"{preset.name} in {preset.mode}", icon=":material/play_arrow:",
                              query_params={"preset": preset.key, "mode": preset.mode})
                 st.caption(preset.point)
+    free_threading()
     st.subheader(f"The {len(MODES)} modes")
     st.dataframe(pd.DataFrame([{"mode": m, "what it does": get_mode(m).SUMMARY,
                                 **{f"lane for {kind}": get_mode(m).ROUTES[kind] for kind in KINDS}}
                                for m in MODES]), hide_index=True)
     your_tools()
+
+
+FREE_THREADED = """Python 3.13 and later also come as a *free-threaded* build (`python3.13t`, `python3.14t`) that can
+run without the GIL. What changes there:
+
+- **Threads run CPU work in parallel.** Pure-Python `cpu` calls in a thread pool spread over the cores, as a process
+  pool's do here, without pickling their arguments or starting processes; the threads mode stops bending at one core.
+- **Single-threaded code gets slower.** Reference counts and the interpreter's own structures are made safe for
+  threads on every run, so the sequential baseline and the event loop's own work pay for it.
+- **`io` calls change little**: they already overlap while they wait, with the GIL or without it.
+- **An extension module can turn the GIL back on** for the whole process if it does not declare itself safe without
+  it (`sys._is_gil_enabled()` then says True): check it where you run, as the line below does."""
+
+
+def free_threading() -> None:
+    """What a free-threaded build changes, and whether this machine measured any of it (it says which)."""
+    from agent_core import machine
+    g = machine.gil()
+    st.subheader("On a free-threaded Python")
+    st.markdown(FREE_THREADED)
+    if g.enabled:
+        st.warning(f"**Not measured on this machine.** This server's Python runs with the GIL ({g.line}), so every "
+                   "figure on these pages was measured with the GIL, and none of the above is shown by them.")
+    else:
+        st.info(f"**This server runs without the GIL** ({g.line}): the other pages measure threads on CPU work "
+                "without it. The single-thread slowdown is **not measured here**: there is no build with the GIL "
+                "beside this one to compare with.")
 
 
 HOW_TO = """**Measure your own agent's tools** (on your machine, never on a public deployment: only whoever starts the

@@ -22,6 +22,25 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
 
+# every legend item's box against every text Plotly draws that is not the legend's (the title, the axis titles,
+# tick labels, annotations): in each chart on the page, as the browser laid it out
+LEGEND_OVERLAPS = """() => {
+    const box = e => e.getBoundingClientRect();
+    const meet = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+    const out = [];
+    for (const chart of document.querySelectorAll('[data-testid=stPlotlyChart] .js-plotly-plot')) {
+        const items = [...chart.querySelectorAll('.legend .traces')].map(box).filter(b => b.width > 0);
+        const texts = [...chart.querySelectorAll('.infolayer g[class*=title] text, g[class$=tick] text, '
+                                                + '.annotation-text-g text')]
+            .filter(t => t.textContent.trim() && box(t).width > 0);
+        const title = (chart.querySelector('.gtitle') || {}).textContent;
+        for (const item of items)
+            for (const t of texts)
+                if (meet(item, box(t))) out.push(`${title}: the legend lies over "${t.textContent}"`);
+    }
+    return out;
+}"""
+
 
 def free_port() -> int:
     with socket.socket() as s:

@@ -16,7 +16,7 @@ from playwright.sync_api import Page, expect
 from agent_core.modes import BASELINE, MODES, in_process_kinds
 from ui import widgets
 
-from .streamlit_server import ROOT, streamlit_server
+from .streamlit_server import LEGEND_OVERLAPS, ROOT, streamlit_server
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = os.path.join(ROOT, "test-artifacts")
@@ -39,6 +39,13 @@ def new_page(browser, height: int = 2400) -> Page:
 
 def no_exception(page: Page) -> None:
     assert page.get_by_test_id("stException").count() == 0, page.get_by_test_id("stException").first.inner_text()
+
+
+def no_legend_overlaps(page: Page) -> None:
+    """No chart on the page has a legend over its title, an axis title, a tick label or an annotation."""
+    expect(page.get_by_test_id("stPlotlyChart").first).to_be_visible()
+    page.wait_for_timeout(1000)        # plotly lays a chart out again once its final width is known
+    assert page.evaluate(LEGEND_OVERLAPS) == []
 
 
 def run_button(page: Page):
@@ -119,6 +126,7 @@ def test_playground_run_draws_charts_and_metrics_that_agree_with_the_download(br
         json.dump({"first_click_to_chart_s": click_to_chart, "first_wall_s": report["wall_s"],
                    "first_beyond_wall_s": click_to_chart - report["wall_s"],
                    "warm_beyond_wall_s": sorted(beyond)[1], "warm_beyond_wall_s_each": beyond}, f)
+    no_legend_overlaps(page)
     page.screenshot(path=os.path.join(ARTIFACTS, "playground.png"), full_page=True)
     page.close()
 
@@ -133,6 +141,7 @@ def test_compare_renders_every_mode(browser, server):
     no_exception(page)
     runs = read_download(page, "Download the comparison (JSON)")["runs"]
     assert [r["mode"] for r in runs] == [BASELINE] + [m for m in MODES if m != BASELINE]
+    no_legend_overlaps(page)
     page.screenshot(path=os.path.join(ARTIFACTS, "compare.png"), full_page=True)
     page.close()
 
@@ -183,7 +192,19 @@ def test_the_scaling_page_runs_its_default_sweep_and_draws_both_charts(browser, 
         expect(page.get_by_text(f"{kind}: wall-clock against the number of calls")).to_be_visible()
         expect(page.get_by_text(f"{kind}: overhead per call beyond the ideal")).to_be_visible()
     no_exception(page)
+    no_legend_overlaps(page)
     with open(os.path.join(ARTIFACTS, "scaling-default-sweep.json"), "w") as f:
         json.dump({"click_to_charts_s": took}, f)
     page.screenshot(path=os.path.join(ARTIFACTS, "scaling.png"))
+    page.close()
+
+
+def test_the_event_loop_page_draws_both_heartbeats_on_one_chart(browser, server):
+    page = new_page(browser, height=2400)
+    page.goto(server + "/Event_loop")
+    page.get_by_role("button", name="Run in asyncio and in hybrid").click()
+    expect(page.get_by_text("Heartbeat · asyncio and hybrid")).to_be_visible(timeout=120_000)
+    no_exception(page)
+    no_legend_overlaps(page)
+    page.screenshot(path=os.path.join(ARTIFACTS, "event-loop.png"), full_page=True)
     page.close()

@@ -117,6 +117,9 @@ def test_compare_runs_every_mode_and_ranks_them():
     assert sum(t.endswith(" s") for t in titles) == len(MODES), "one small timeline per mode"
     bars = figures(at)[0]["data"][0]
     assert bars["x"] == [r.mode for r in reports] and bars["y"] == [r.wall_s for r in reports]
+    ranges = [f["layout"]["xaxis"]["range"] for f in figures(at) if f["layout"]["title"]["text"].endswith(" s")]
+    assert len(ranges) == len(MODES) and all(r == ranges[0] for r in ranges), "the timelines share one time axis"
+    assert ranges[0][1] >= 1000 * max(r.wall_s for r in reports)
 
 
 def test_the_guide_is_generated_from_the_catalog_and_links_every_preset():
@@ -185,9 +188,15 @@ def test_the_event_loop_page_shows_the_loop_freeze_in_asyncio_and_not_in_hybrid(
     naive, hybrid = at.session_state["loop.reports"]
     assert (naive.mode, hybrid.mode) == ("asyncio", "hybrid")
     assert naive.loop_lag_max_ms > 5 * hybrid.loop_lag_max_ms
-    lag = next(f for f in figures(at) if f["layout"]["title"]["text"] == "asyncio · heartbeat")
+    (lag,) = [f for f in figures(at) if f["layout"]["title"]["text"].startswith("Heartbeat")]
+    assert [tr["name"].split(" ")[0] for tr in lag["data"]] == ["asyncio", "hybrid"], "one chart, one lag axis"
+    assert {tr.get("yaxis", "y") for tr in lag["data"]} == {"y"}
+    if naive.loop_lag_max_ms >= 20 * hybrid.loop_lag_max_ms:
+        assert lag["layout"]["yaxis"]["type"] == "log" and "log" in lag["layout"]["yaxis"]["title"]["text"]
     shaded = [s for s in lag["layout"]["shapes"] if s["type"] == "rect"]
     assert len(shaded) == 3, "each legacy_sdk call that froze the loop is shaded"
+    timelines = [f for f in figures(at) if f["layout"]["title"]["text"].endswith("· timeline")]
+    assert len(timelines) == 2 and timelines[0]["layout"]["xaxis"]["range"] == timelines[1]["layout"]["xaxis"]["range"]
     at.button(key="loop.sqlite").click().run()
     table = at.dataframe[0].value
     lag_of = dict(zip(table["how"], table["max loop lag ms"], strict=True))
@@ -211,3 +220,26 @@ def test_the_scaling_page_sweeps_and_draws_wall_and_overhead_for_each_workload()
     asyncio_line = next(tr for tr in wall["data"] if tr["name"] == "asyncio")
     measured = sorted((p.n, p.wall_s) for p in points if p.workload == "io" and p.mode == "asyncio" and p.wall_s)
     assert list(zip(asyncio_line["x"], asyncio_line["y"], strict=True)) == measured
+    lines = [tr for tr in wall["data"] if tr["name"] in MODES]
+    assert [tr["name"] for tr in lines] == list(MODES)
+    assert all(tr["x"] == asyncio_line["x"] and None not in tr["y"] for tr in lines), "every line complete"
+
+
+def test_every_page_shows_the_machine_line_with_its_gil():
+    from agent_core import machine
+    at = open_page("pages/5_Guide.py")
+    assert any(machine.describe() in c.value for c in at.sidebar.caption), [c.value for c in at.sidebar.caption]
+
+
+def test_the_guide_says_what_a_free_threaded_build_changes_and_that_it_was_not_measured_here(monkeypatch):
+    from agent_core import machine
+    at = open_page("pages/5_Guide.py")
+    text = "\n".join(m.value for m in at.markdown)
+    assert "Threads run CPU work in parallel" in text and "Single-threaded code gets slower" in text
+    if machine.gil().enabled:
+        (warning,) = [w.value for w in at.warning if "Not measured on this machine" in w.value]
+        assert machine.gil().line in warning
+    monkeypatch.setattr(machine, "gil", lambda: machine.Gil(False, True, "sys._is_gil_enabled() is False: a test"))
+    at = open_page("pages/5_Guide.py")
+    assert not [w for w in at.warning if "Not measured on this machine" in w.value]
+    assert any("This server runs without the GIL" in i.value and "not measured here" in i.value for i in at.info)

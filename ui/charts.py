@@ -40,10 +40,38 @@ def mode_colour(mode: str) -> str:
         return UNKNOWN
 
 
-def _layout(fig: go.Figure, title: str, height: int) -> go.Figure:
-    fig.update_layout(title={"text": title, "x": 0, "font": {"size": 15}}, height=height, font=FONT,
-                      margin={"l": 10, "r": 10, "t": 48, "b": 10},
-                      legend={"orientation": "h", "y": -0.18, "yanchor": "top", "x": 0, "xanchor": "left"},
+TITLE_PX = 34               # the title's band at the top of every figure, in pixels
+TOP_PX = 10                 # between the title's band and the plot area, when there is no legend between them
+
+
+def legend_shown(fig: go.Figure) -> bool:
+    """Whether Plotly will draw a legend: not turned off, and two traces or more in it (or one that asks to be)."""
+    if fig.layout.showlegend is False:
+        return False
+    listed = [t for t in fig.data if t.showlegend is not False]
+    return len(listed) >= 2 or any(t.showlegend is True for t in listed)
+
+
+def _layout(fig: go.Figure, title: str, height: int, legend_side: str = "top") -> go.Figure:
+    """The frame every figure shares. The title is pinned to the top of the figure. The legend, when there is one,
+    is referenced to the figure (``xref``/``yref="container"``), so Plotly reserves a band of the figure's margin
+    for it and never lays it over the plot, an axis title or the tick labels (which live left of and under the
+    plot): ``"top"``, a horizontal band under the title; ``"right"``, a column at the right edge, for a figure
+    that puts text just above its plot (subplot titles), which a band on top would touch."""
+    legend = legend_shown(fig)
+    if legend_side == "top":
+        place = {"orientation": "h", "xref": "container", "x": 0, "xanchor": "left",
+                 "yref": "container", "y": 1 - TITLE_PX / height, "yanchor": "top"}
+        top = TOP_PX if legend else TITLE_PX + TOP_PX
+    elif legend_side == "right":
+        place = {"orientation": "v", "xref": "container", "x": 1, "xanchor": "right",
+                 "yref": "container", "y": 1 - TITLE_PX / height, "yanchor": "top"}
+        top = TITLE_PX + TOP_PX
+    else:
+        raise ValueError(f"legend_side={legend_side!r}: top or right")
+    fig.update_layout(title={"text": title, "x": 0, "xanchor": "left", "xref": "container", "yref": "container",
+                             "y": 1 - 8 / height, "yanchor": "top", "font": {"size": 15}},
+                      height=height, font=FONT, margin={"l": 10, "r": 10, "t": top, "b": 10}, legend=place,
                       plot_bgcolor="white", bargap=0.25)
     fig.update_xaxes(gridcolor="#EEEEEE", zeroline=False)
     fig.update_yaxes(gridcolor="#EEEEEE")
@@ -135,17 +163,55 @@ def _timeline_traces(r: RunReport, legend: set[str] | None = None) -> tuple[list
     return traces, order
 
 
-def timeline(r: RunReport, title: str | None = None, height: int | None = None) -> go.Figure:
-    """One lane per worker (event loop, thread, pid), one bar per call, coloured by tool; failures outlined."""
+def time_end_ms(reports: list[RunReport]) -> float:
+    """The end of a time axis that holds every one of ``reports`` (milliseconds): the longest wall, and a little."""
+    return 1000 * max((r.wall_s for r in reports), default=0.0) * 1.02 or 1.0
+
+
+def timeline(r: RunReport, title: str | None = None, height: int | None = None,
+             end_ms: float | None = None) -> go.Figure:
+    """One lane per worker (event loop, thread, pid), one bar per call, coloured by tool; failures outlined.
+    ``end_ms``: where the time axis ends (charts that compare runs give them all the same), else this run's end."""
     traces, order = _timeline_traces(r)
     fig = go.Figure(traces)
     fig.update_layout(barmode="overlay")
-    _shade(fig, blocking_spans(r))
+    _shade(fig, blocking_spans(r), named=False)
     fig.update_yaxes(categoryorder="array", categoryarray=list(reversed(order)), title_text=None)
-    fig.update_xaxes(title_text="milliseconds since the run started", range=[0, 1000 * r.wall_s * 1.02])
+    fig.update_xaxes(title_text="milliseconds since the run started", range=[0, end_ms or time_end_ms([r])])
     lanes = len(r.lanes())
     return _layout(fig, title or f"Timeline · {r.mode} · {lanes} lane{'s' * (lanes != 1)}",
                    height or min(900, 140 + 22 * len(order)))
+
+
+ROW_LABEL_CHARS = 16        # a row's label in timelines that compare: longer ones are shortened (the hover has all)
+ROW_LABEL_PX = 120          # ... and the room left of the plot for them, the same in each
+
+
+def _short(label: str, chars: int = ROW_LABEL_CHARS) -> str:
+    """``label`` in at most ``chars`` characters: its first `` · `` part (the rest is detail: a Dask worker's
+    address), cut with an ellipsis if still too long, and its row number (`` ·2``) if it has one."""
+    if len(label) <= chars:
+        return label
+    base, dot, row = label.rpartition(" ·")
+    suffix = f" ·{row}" if dot and row.isdigit() else ""
+    base = (base if suffix else label).split(" · ")[0]
+    room = chars - len(suffix)
+    return (base if len(base) <= room else base[:room - 1].rstrip() + "…") + suffix
+
+
+def timelines(reports: list[RunReport], titles: list[str] | None = None, height: int = 340) -> list[go.Figure]:
+    """One timeline per run, all on one time axis (the longest run's) and with the same room for their row labels,
+    so that side by side each plot is as wide and a run twice as fast draws half as long."""
+    end = time_end_ms(reports)
+    titles = titles or [f"{r.mode} · {r.wall_s:.2f} s" for r in reports]
+    figs = []
+    for r, t in zip(reports, titles, strict=True):
+        fig = timeline(r, title=t, height=height, end_ms=end)
+        rows = list(fig.layout.yaxis.categoryarray)
+        fig.update_yaxes(automargin=False, tickmode="array", tickvals=rows, ticktext=[_short(x) for x in rows])
+        fig.update_layout(margin={"l": ROW_LABEL_PX})
+        figs.append(fig)
+    return figs
 
 
 def blocking_spans(r: RunReport) -> list[TaskRecord]:
@@ -157,10 +223,13 @@ def blocking_spans(r: RunReport) -> list[TaskRecord]:
     return [t for t in r.tasks if t.worker == "event-loop" and froze(t)]
 
 
-def _shade(fig: go.Figure, spans: list[TaskRecord]) -> None:
+def _shade(fig: go.Figure, spans: list[TaskRecord], named: bool = True) -> None:
+    """Shade each span; ``named``: with its tool's name at its top left (not on a timeline: there the bars under
+    the band already say it, and the name would sit on them)."""
     for t in spans:
         fig.add_vrect(x0=1000 * t.start_s, x1=1000 * t.end_s, fillcolor=FAILED, opacity=0.12, line_width=0,
-                      annotation_text=t.tool, annotation_position="top left", annotation_font_size=11)
+                      **({"annotation_text": t.tool, "annotation_position": "top left", "annotation_font_size": 11}
+                         if named else {}))
 
 
 def loop_lag(r: RunReport, title: str | None = None, height: int = 260) -> go.Figure | None:
@@ -208,68 +277,120 @@ def speedup_bars(reports: list[RunReport]) -> go.Figure:
     return _layout(fig, f"True speedup against the {BASELINE} run", 340)
 
 
-def lag_overlay(reports: list[RunReport], labels: list[str], title: str) -> go.Figure:
-    """Several runs' heartbeats on one axis: the same work, handed to the loop in different ways."""
+LAG_FLOOR_MS = 0.1          # a log axis has no zero; under this a heartbeat's lag is noise (see agent_core.heartbeat)
+LOG_WHEN = 20.0             # one run's worst lag this many times another's: the shared lag axis is logarithmic
+
+
+def lag_axis_is_log(reports: list[RunReport]) -> bool:
+    """Whether runs' heartbeats need a logarithmic lag axis to be read on one axis: the worst lag of one is
+    ``LOG_WHEN`` times another's (a frozen loop ~1,000 ms, a free one ~2 ms)."""
+    worst = [max(r.loop_lag_max_ms, LAG_FLOOR_MS) for r in reports if r.loop_lag is not None]
+    return len(worst) > 1 and max(worst) >= LOG_WHEN * min(worst)
+
+
+def lag_overlay(reports: list[RunReport], labels: list[str], title: str, height: int = 340) -> go.Figure:
+    """Several runs' heartbeats on one chart: one time axis (the longest run's) and one lag axis, logarithmic
+    (and titled so) when their worst lags are orders of magnitude apart; each run's calls that froze its loop
+    are shaded in its colour."""
+    log = lag_axis_is_log(reports)
     fig = go.Figure()
+    top = LAG_FLOOR_MS
     for r, label, color in zip(reports, labels, PALETTE, strict=False):
         if r.loop_lag is None:
             continue
-        fig.add_trace(go.Scatter(x=[1000 * t for t, _ in r.loop_lag], y=[lag for _, lag in r.loop_lag],
-                                 mode="lines", name=f"{label} (max {r.loop_lag_max_ms:.0f} ms)",
+        top = max(top, r.loop_lag_max_ms)
+        fig.add_trace(go.Scatter(x=[1000 * t for t, _ in r.loop_lag],
+                                 y=[max(LAG_FLOOR_MS, lag) if log else lag for _, lag in r.loop_lag],
+                                 customdata=[lag for _, lag in r.loop_lag],
+                                 mode="lines", name=f"{label} (max {r.loop_lag_max_ms:.1f} ms)",
                                  line={"color": color, "width": 1.5},
-                                 hovertemplate=f"{label}: %{{y:.1f}} ms late at %{{x:.0f}} ms<extra></extra>"))
-    fig.update_xaxes(title_text="milliseconds since the run started", rangemode="tozero")
-    fig.update_yaxes(title_text="lag (ms)", rangemode="tozero")
-    return _layout(fig, title, 320)
+                                 hovertemplate=f"{label}: %{{customdata:.1f}} ms late at %{{x:.0f}} ms<extra></extra>"))
+        for t in blocking_spans(r):
+            fig.add_vrect(x0=1000 * t.start_s, x1=1000 * t.end_s, fillcolor=color, opacity=0.10, line_width=0)
+    fig.update_xaxes(title_text="milliseconds since the run started", range=[0, time_end_ms(reports)])
+    if log:
+        fig.update_yaxes(type="log", title_text="lag (ms, log scale)", dtick=1,
+                         range=[math.log10(LAG_FLOOR_MS), math.log10(top * 2)])
+    else:
+        fig.update_yaxes(title_text="lag (ms)", range=[0, top * 1.1])
+    return _layout(fig, title, height)
 
 
-def _knee_notes(fig: go.Figure, knees: list[dict], points: list, y_of) -> None:
-    """Mark each knee; both axes are logarithmic, where Plotly places annotations by log10 of the value."""
-    for k in knees:
-        p = next((p for p in points if p.mode == k["mode"] and p.n == k["n"] and p.wall_s is not None), None)
-        if p is not None:
-            fig.add_annotation(x=math.log10(p.n), y=math.log10(y_of(p)), text=f"{k['mode']}: "
-                               f"{k['cause'].split(':')[0]}", showarrow=True, arrowhead=2, ax=-30, ay=-28,
-                               font={"size": 11}, bgcolor="rgba(255,255,255,0.8)")
+def complete_lines(series: list, x_of) -> dict[str, list]:
+    """mode -> its measured points, sorted by x, over the x values that *every* mode of ``series`` measured:
+    lines that all cover the same points, with no hole in any of them."""
+    by_mode: dict[str, dict] = {}
+    for p in series:
+        if p.wall_s is not None:
+            by_mode.setdefault(p.mode, {})[x_of(p)] = p
+    modes = list(dict.fromkeys(p.mode for p in series))
+    if any(m not in by_mode for m in modes):          # a mode with no measured point at all: no common x
+        return {}
+    shared = set.intersection(*(set(ps) for ps in by_mode.values())) if by_mode else set()
+    return {m: [by_mode[m][x] for x in sorted(shared)] for m in modes}
 
+
+def _knee_markers(fig: go.Figure, knees: list[dict], lines: dict[str, list], y_of) -> None:
+    """Each knee as a ring on its line, in the mode's colour, its cause in the hover (and in the sentences above
+    the charts): no text on the plot, so nothing to overlap."""
+    at = [(k, next((p for p in lines.get(k["mode"], []) if p.n == k["n"]), None)) for k in knees]
+    at = [(k, p) for k, p in at if p is not None]
+    if not at:
+        return
+    fig.add_trace(go.Scatter(
+        x=[p.n for _, p in at], y=[y_of(p) for _, p in at], mode="markers", name="knee (where a line bends)",
+        marker={"symbol": "circle-open", "size": 16, "line": {"width": 2.5},
+                "color": [mode_colour(k["mode"]) for k, _ in at]},
+        hovertext=[f"{k['mode']} bends at {k['n']} calls: {k['cause']}" for k, _ in at], hoverinfo="text"))
+
+
+def _calls_axis(fig: go.Figure, lines: dict[str, list]) -> None:
+    sizes = sorted({p.n for ps in lines.values() for p in ps})
+    fig.update_xaxes(type="log", title_text="calls", tickvals=sizes, ticktext=[str(n) for n in sizes])
 
 
 def scaling_wall(points: list, kind: str, knees: list[dict]) -> go.Figure:
-    """Wall-clock against the number of calls, one line per mode, the ideal dashed; knees annotated."""
+    """Wall-clock against the number of calls, one line per mode over the sizes every mode measured, the ideal
+    dashed; knees ringed."""
     series = [p for p in points if p.workload == kind and p.axis == "n"]
+    lines = complete_lines(series, lambda p: p.n)
     fig = go.Figure()
-    for mode in dict.fromkeys(p.mode for p in series):
-        ps = sorted((p for p in series if p.mode == mode and p.wall_s is not None), key=lambda p: p.n)
+    for mode, ps in lines.items():
         fig.add_trace(go.Scatter(x=[p.n for p in ps], y=[p.wall_s for p in ps], mode="lines+markers", name=mode,
                                  line={"color": mode_colour(mode)},
                                  hovertemplate=f"{mode}: %{{x}} calls in %{{y:.3f}} s<extra></extra>"))
-    ideal = sorted({(p.n, p.ideal_s) for p in series})
+    sizes = {p.n for ps in lines.values() for p in ps}
+    ideal = sorted({(p.n, p.ideal_s) for p in series if p.n in sizes})
     fig.add_trace(go.Scatter(x=[n for n, _ in ideal], y=[s for _, s in ideal], mode="lines", name="ideal",
                              line={"color": "#333333", "dash": "dash"}))
-    _knee_notes(fig, knees, series, lambda p: p.wall_s)
-    fig.update_xaxes(type="log", title_text="calls")
-    fig.update_yaxes(type="log", title_text="wall-clock (s)")
-    return _layout(fig, f"{kind}: wall-clock against the number of calls", 420)
+    _knee_markers(fig, knees, lines, lambda p: p.wall_s)
+    _calls_axis(fig, lines)
+    fig.update_yaxes(type="log", title_text="wall-clock (s, log scale)", dtick="D2")
+    return _layout(fig, f"{kind}: wall-clock against the number of calls", 460)
 
 
 def scaling_overhead(points: list, kind: str, knees: list[dict]) -> go.Figure:
     """Overhead per call (how far past the ideal, divided by the calls) against the number of calls."""
-    series = [p for p in points if p.workload == kind and p.axis == "n" and p.wall_s is not None]
+    series = [p for p in points if p.workload == kind and p.axis == "n"]
+    lines = complete_lines(series, lambda p: p.n)
     fig = go.Figure()
     floor_ms = 0.01                         # a log axis has no zero: below this the overhead is noise
-    for mode in dict.fromkeys(p.mode for p in series):
-        ps = sorted((p for p in series if p.mode == mode), key=lambda p: p.n)
+    for mode, ps in lines.items():
         fig.add_trace(go.Scatter(x=[p.n for p in ps], y=[max(floor_ms, p.overhead_per_call_ms) for p in ps],
                                  mode="lines+markers", name=mode, line={"color": mode_colour(mode)},
                                  hovertemplate=f"{mode}: %{{y:.2f}} ms per call at %{{x}} calls<extra></extra>"))
-    _knee_notes(fig, knees, series, lambda p: max(floor_ms, p.overhead_per_call_ms))
-    fig.update_xaxes(type="log", title_text="calls")
-    fig.update_yaxes(type="log", title_text="overhead per call (ms)")
-    return _layout(fig, f"{kind}: overhead per call beyond the ideal", 420)
+    _knee_markers(fig, knees, lines, lambda p: max(floor_ms, p.overhead_per_call_ms))
+    _calls_axis(fig, lines)
+    fig.update_yaxes(type="log", title_text="overhead per call (ms, log scale)", dtick="D2")
+    return _layout(fig, f"{kind}: overhead per call beyond the ideal", 460)
 
 
 def scaling_workers(points: list, kind: str) -> go.Figure:
-    """Wall-clock against the pool size (or asyncio's concurrency cap), at a fixed number of calls."""
+    """Wall-clock against the pool size (or asyncio's cap on calls in flight), at a fixed number of calls, for
+    the modes whose workers change how they run this kind of call. The axis is the kind's
+    (:func:`agent_core.scaling.workers_axis`): up to twice the usable cores for CPU work, up to 64 for I/O; a
+    mode's line ends at its own most workers."""
+    from agent_core.scaling import workers_axis
     series = [p for p in points if p.workload == kind and p.axis == "workers" and p.wall_s is not None]
     fig = go.Figure()
     for mode in dict.fromkeys(p.mode for p in series):
@@ -278,9 +399,12 @@ def scaling_workers(points: list, kind: str) -> go.Figure:
                                  line={"color": mode_colour(mode)},
                                  hovertemplate=f"{mode}: %{{x}} workers, %{{y:.3f}} s<extra></extra>"))
     n = series[0].n if series else 0
-    fig.update_xaxes(type="log", title_text="workers (pool size / concurrency cap)")
-    fig.update_yaxes(type="log", title_text="wall-clock (s)")
-    return _layout(fig, f"{kind}: {n} calls, wall-clock against the workers", 380)
+    axis = sorted({p.workers for p in series} | set(workers_axis(kind)))
+    fig.update_xaxes(type="log", title_text="workers (pool size / cap on calls in flight)", tickvals=axis,
+                     ticktext=[str(w) for w in axis],
+                     range=[math.log10(axis[0]) - 0.08, math.log10(axis[-1]) + 0.08])
+    fig.update_yaxes(type="log", title_text="wall-clock (s, log scale)", dtick="D2")
+    return _layout(fig, f"{kind}: {n} calls, wall-clock against the workers", 400)
 
 
 def classify_map(verdicts: list) -> go.Figure:
@@ -366,18 +490,24 @@ def pair_timelines(a: RunReport, b: RunReport, names: tuple[str, str] = ("A", "B
             fig.add_vrect(x0=1000 * t.start_s, x1=1000 * t.end_s, fillcolor=FAILED, opacity=0.12, line_width=0,
                           row=row, col=1)
     if lag:
+        log = lag_axis_is_log([a, b])
         for (r, name), colour in zip(runs, PAIR_COLOURS, strict=True):
             if r.loop_lag is not None:
                 fig.add_trace(go.Scatter(
-                    x=[1000 * t for t, _ in r.loop_lag], y=[v for _, v in r.loop_lag], mode="lines",
-                    line={"color": colour, "width": 1.5}, name=f"{name}: loop lag (max {r.loop_lag_max_ms:.0f} ms)",
-                    hovertemplate=f"{name}: %{{y:.1f}} ms late at %{{x:.0f}} ms<extra></extra>"), row=3, col=1)
-        fig.update_yaxes(rangemode="tozero", row=3, col=1)
+                    x=[1000 * t for t, _ in r.loop_lag], y=[max(LAG_FLOOR_MS, v) if log else v for _, v in r.loop_lag],
+                    customdata=[v for _, v in r.loop_lag], mode="lines", line={"color": colour, "width": 1.5},
+                    name=f"{name}: loop lag (max {r.loop_lag_max_ms:.0f} ms)",
+                    hovertemplate=f"{name}: %{{customdata:.1f}} ms late at %{{x:.0f}} ms<extra></extra>"), row=3, col=1)
+        if log:
+            fig.update_yaxes(type="log", title_text="ms, log", row=3, col=1)
+        else:
+            fig.update_yaxes(rangemode="tozero", row=3, col=1)
     end = 1000 * max(a.wall_s, b.wall_s) * 1.02
     fig.update_xaxes(range=[0, end])      # make_subplots matched every row's axis to the bottom one's
     fig.update_xaxes(title_text="milliseconds since each run started", row=len(weights), col=1)
     fig.update_layout(barmode="overlay")
-    _layout(fig, f"{names[0]} and {names[1]} on one time axis", min(1400, 180 + 24 * sum(weights)))
+    _layout(fig, f"{names[0]} and {names[1]} on one time axis", min(1400, 180 + 24 * sum(weights)),
+            legend_side="right")
     fig.update_annotations(x=0, xanchor="left", font={"size": 13})     # the row titles, left like the title
     return fig
 

@@ -16,7 +16,7 @@ from plotly.subplots import make_subplots
 from agent_core import pipeline_study
 from agent_core.records import RunReport
 from agent_core.workload import Workload
-from ui.charts import FONT, KIND_COLOURS, UNKNOWN
+from ui.charts import KIND_COLOURS, UNKNOWN, _layout
 
 CRITICAL = "#111111"        # the critical path's outline and links
 LINK = "#B8B8B8"            # every other dependency link
@@ -105,13 +105,11 @@ def graph_dot(nodes: Iterable[Node], critical: Iterable[str] = ()) -> str:
     return "\n".join(out)
 
 
-def _axes(fig: go.Figure, title: str, height: int) -> go.Figure:
-    fig.update_layout(title={"text": title, "x": 0, "font": {"size": 15}}, height=height, font=FONT,
-                      margin={"l": 10, "r": 10, "t": 64, "b": 10}, plot_bgcolor="white", bargap=0.3,
-                      legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 1, "xanchor": "right",
-                              "font": {"size": 11}})
-    fig.update_xaxes(gridcolor="#EEEEEE", zeroline=False)
-    fig.update_yaxes(gridcolor="#EEEEEE")
+def _axes(fig: go.Figure, title: str, height: int, legend_side: str = "top") -> go.Figure:
+    """The frame every chart of the app shares (:func:`ui.charts._layout`: the legend in a band of its own, never
+    over the plot or its axis titles), with this module's smaller legend text."""
+    _layout(fig, title, height, legend_side)
+    fig.update_layout(bargap=0.3, legend={"font": {"size": 11}})
     return fig
 
 
@@ -165,7 +163,7 @@ def timelines(reports: list[RunReport]) -> go.Figure:
     for a in fig.layout.annotations:            # the subplot titles: left-aligned, small
         a.update(x=0, xanchor="left", font={"size": 12})
     title = "Timelines on one time axis" if len(reports) > 1 else "Timeline"     # each run's own line under it
-    return _axes(fig, title, 90 + sum(ROW_PX * h + 40 for h in heights))
+    return _axes(fig, title, 90 + sum(ROW_PX * h + 40 for h in heights), legend_side="right")  # row titles on top
 
 
 def stage_bars(r: RunReport) -> go.Figure:

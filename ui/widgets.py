@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 import agent_core
-from agent_core import modes
+from agent_core import machine, modes
 from agent_core.catalog import CATALOG
 from agent_core.explain import explain_physics, explain_run
 from agent_core.modes import get_mode
@@ -41,7 +41,7 @@ def navigation() -> None:
         st.markdown("**Python concurrency for agents**")
         for path, label, icon in PAGES:
             st.page_link(path, label=label, icon=icon)
-        st.caption("Every figure is measured live on the machine serving this app.")
+        st.caption("Every figure is measured live on the machine serving this app: " + machine.describe() + ".")
 
 
 def page(title: str, intro: str) -> None:

@@ -6,12 +6,11 @@ import os
 import platform
 import socket
 import subprocess
-import sys
 from dataclasses import asdict, dataclass
 
 from ..catalog import shown
 from ..errors import AgentCoreError, BadInput
-from ..machine import usable_cores
+from ..machine import gil, usable_cores
 
 HISTORY_ENV = "AGENT_CORE_HISTORY"      # where the store is: a path (a file, or a directory to hold one), or "off"
 
@@ -63,9 +62,8 @@ def check_label(label: str | None) -> str | None:
 @functools.cache
 def machine_info() -> dict:
     """This machine as a saved run records it: usable cores, Python version, GIL on or off, platform, host name."""
-    gil = getattr(sys, "_is_gil_enabled", None)
     return {"cores": usable_cores(), "python": platform.python_version(),
-            "gil": True if gil is None else bool(gil()), "platform": platform.platform(terse=True),
+            "gil": gil().enabled, "platform": platform.platform(terse=True),
             "hostname": socket.gethostname()}
 
 
