@@ -7,6 +7,7 @@ import sys
 
 from agent_core import bench
 from agent_core.modes import MODES
+from agent_core.workload import DEFAULT_HTTP, HTTP_CLIENTS
 
 from .conftest import ROOT
 
@@ -18,12 +19,17 @@ def test_the_quick_benchmark_prints_every_figure_with_its_target():
     result = json.loads(p.stdout)
     assert result["machine"]["cores"] >= 1 and result["machine"]["python"]
     figures = result["figures"]
-    assert list(figures) == ["P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P10a", "P10b"]
-    for key in ("P1", "P2", "P3", "P4", "P5", "P6", "P8"):
+    per_transport = [f"{key} {http}" for key in ("P2", "P3") for http in HTTP_CLIENTS]
+    assert list(figures) == ["P1", *per_transport, "P4", "P5", "P6", "P7", "P8", "P10a", "P10b"]
+    assert result["http_default"] == DEFAULT_HTTP
+    for key in ("P1", *per_transport, "P4", "P5", "P6", "P8"):
         f = figures[key]
         assert isinstance(f["value"], float) and f["value"] > 0, key
-        assert f["target"] == f"{bench.TARGETS[key][0]} {bench.TARGETS[key][1]:g}"
+        op, target = bench.TARGETS[bench.base_key(key)]
+        assert f["target"] == f"{op} {target:g}"
         assert isinstance(f["holds"], bool) and f["detail"]
+    for key in per_transport:                   # each row measured over the transport it names, every call ok
+        assert figures[key]["detail"]["http"] == key.split()[1] and figures[key]["detail"]["all_ok"], key
     measured, untwinned = figures["P1"]["detail"]["modes"], figures["P1"]["detail"]["no_bare_twin"]
     assert measured and set(measured).isdisjoint(untwinned)
     assert [m for m in MODES if m in measured or m in untwinned] == list(MODES), "every mode: measured or said why not"
@@ -46,3 +52,13 @@ def test_the_markdown_holds_the_machine_the_table_and_why_a_target_was_missed():
     assert rows["P2"] == ["hybrid wall / critical path, 100 HTTP calls of 200 ms", "1.400", "<= 1.1", "NO"]
     assert rows["P5"][1:] == ["1.200", "<= 1.5", "yes"]
     assert "Why P2 misses its target" in text and "Why P5" not in text
+
+
+def test_a_figure_measured_per_transport_has_one_row_each_and_says_why_it_misses_once():
+    result = {"machine": bench.machine(), "quick": True,
+              "figures": {f"P3 {h}": bench._figure("P3", 6.0, {"http": h}) for h in HTTP_CLIENTS}}
+    text = bench.markdown(result, 12.0)
+    rows = [line for line in text.splitlines() if line.startswith("| P3 ")]
+    assert [r.split("|")[1].strip() for r in rows] == [f"P3 {h}" for h in HTTP_CLIENTS]
+    assert all("<= 5" in r and "NO" in r for r in rows)
+    assert text.count("Why P3 misses its target") == 1

@@ -1,0 +1,111 @@
+"""The run option ``http``: which transport carries the io calls a run awaits on its event loop. Real requests
+to the embedded backend; the client a call used is read from the call itself, by a tool that reports it."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+import agent_core
+from agent_core import usertools
+from agent_core.catalog import CATALOG
+from agent_core.errors import BadInput
+from agent_core.modes import MODES, uses_http
+from agent_core.workload import DEFAULT_HTTP, HTTP_CLIENTS, Options
+
+from .conftest import ROOT
+
+# what each transport of the registry must put under the run's httpx.AsyncClient: a transport added to
+# HTTP_CLIENTS and not named here fails test_every_transport_of_the_registry_is_exercised
+TRANSPORT_CLASS = {"httpx": "httpx.AsyncHTTPTransport", "aiohttp": "httpx_aiohttp.transport.AiohttpTransport"}
+LOOP_MODES = [m for m in MODES if uses_http(m)]
+FAST = {"web_search": {"latency_ms": 20}, "vector_lookup": {"latency_ms": 20},
+        "llm_call": {"ttft_ms": 20, "tokens": 12}}
+
+
+@pytest.fixture(autouse=True)
+def _forget_user_tools():
+    before = dict(CATALOG)
+    yield
+    usertools.unregister()
+    assert CATALOG == before, "a test left a user tool in the catalog"
+
+
+async def which_client(ctx=None):
+    """Asks the backend for its health through the client the run handed this call, and says which it was."""
+    r = await ctx.http.get(f"{ctx.base_url}/health")
+    r.raise_for_status()
+    transport = type(ctx.http._transport)
+    return {"transport": f"{transport.__module__.replace('._transports.default', '')}.{transport.__qualname__}",
+            "is_httpx_client": isinstance(ctx.http, httpx.AsyncClient), "status": r.status_code}
+
+
+def test_every_transport_of_the_registry_is_exercised():
+    assert set(TRANSPORT_CLASS) == set(HTTP_CLIENTS), "name the transport class each registry entry must build"
+    assert DEFAULT_HTTP in HTTP_CLIENTS and all(HTTP_CLIENTS.values())
+    assert LOOP_MODES, "some mode awaits its io calls through the run's async clients"
+
+
+@pytest.mark.parametrize("mode", LOOP_MODES)
+@pytest.mark.parametrize("http", list(HTTP_CLIENTS))
+def test_the_runs_async_calls_go_through_the_chosen_transport(http, mode):
+    agent_core.tool(kind="io")(which_client)
+    report = agent_core.run("which_client:3", mode, http=http)
+    assert report.ok, [t.error for t in report.tasks]
+    assert [t.detail["transport"] for t in report.tasks] == [TRANSPORT_CLASS[http]] * 3
+    assert all(t.detail["is_httpx_client"] and t.detail["status"] == 200 for t in report.tasks)
+    assert report.options["http"] == http, "the report records the transport"
+    assert agent_core.RunReport.from_dict(json.loads(json.dumps(report.to_dict()))).options["http"] == http
+
+
+def _answers(report) -> list[tuple]:
+    """What the backend answered each call (no timings)."""
+    return [(t.id, t.status, {k: v for k, v in t.detail.items() if k != "ttft_ms"}) for t in report.tasks]
+
+
+@pytest.mark.parametrize("mode", LOOP_MODES)
+def test_every_transport_gets_the_same_answers_from_the_backend(mode):
+    spec = "web_search:6,vector_lookup:6,llm_call:4"
+    reports = {http: agent_core.run(spec, mode, params=FAST, seed=11, http=http) for http in HTTP_CLIENTS}
+    answers = {http: _answers(r) for http, r in reports.items()}
+    first = answers[DEFAULT_HTTP]
+    assert all(status == "ok" for _, status, _ in first)
+    assert all(d["bytes"] > 0 for _, _, d in first) and any(d.get("tokens") for _, _, d in first)
+    for http, got in answers.items():
+        assert got == first, f"{http} got other answers than {DEFAULT_HTTP}"
+        assert reports[http].options["http"] == http
+
+
+@pytest.mark.parametrize("bad", ["curl", "", "HTTPX", 3, None, ["httpx"]])
+def test_a_transport_outside_the_registry_is_refused_before_anything_runs(bad):
+    allowed = ", ".join(HTTP_CLIENTS)
+    with pytest.raises(BadInput, match=rf"^http=.* is not allowed: one of {allowed}$"):
+        agent_core.run("web_search:1", "hybrid", http=bad)
+    with pytest.raises(BadInput, match=rf"is not allowed: one of {allowed}$"):
+        agent_core.run_many("web_search:1", [{"mode": "asyncio"}, {"mode": "hybrid", "http": bad}])
+    with pytest.raises(BadInput, match="is not allowed"):
+        Options(http=bad).checked("asyncio", 64)
+
+
+@pytest.mark.parametrize("command", [["run", "--mode", "hybrid", "--tools", "web_search:1"],
+                                     ["compare", "--modes", "asyncio", "--tools", "web_search:1"], ["bench"]])
+def test_the_command_line_refuses_a_bad_transport_in_one_line(command):
+    p = subprocess.run([sys.executable, "-m", "agent_core", *command, "--http", "curl"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2 and p.stdout == ""
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and "'curl'" in lines[0] and all(f"'{h}'" in lines[0] for h in HTTP_CLIENTS), p.stderr
+
+
+def test_the_command_line_records_the_transport_in_the_report():
+    other = next(h for h in HTTP_CLIENTS if h != DEFAULT_HTTP)
+    for given, expected in ((["--http", other], other), ([], DEFAULT_HTTP)):
+        p = subprocess.run([sys.executable, "-m", "agent_core", "run", "--mode", "asyncio", "--tools", "web_search:2",
+                            "--param", "web_search.latency_ms=20", "--json", *given], cwd=ROOT, capture_output=True,
+                           text=True, timeout=120)
+        assert p.returncode == 0, p.stderr
+        report = json.loads(p.stdout)
+        assert report["options"]["http"] == expected and all(t["status"] == "ok" for t in report["tasks"])
