@@ -10,10 +10,12 @@ import httpx
 import pytest
 
 import agent_core
-from agent_core import usertools
+from agent_core import scaling, usertools
 from agent_core.catalog import CATALOG
 from agent_core.errors import BadInput
 from agent_core.modes import MODES, uses_http
+from agent_core.records import RunReport, TaskRecord
+from agent_core.scaling import Point
 from agent_core.workload import DEFAULT_HTTP, HTTP_CLIENTS, Options
 
 from .conftest import ROOT
@@ -109,3 +111,75 @@ def test_the_command_line_records_the_transport_in_the_report():
         assert p.returncode == 0, p.stderr
         report = json.loads(p.stdout)
         assert report["options"]["http"] == expected and all(t["status"] == "ok" for t in report["tasks"])
+
+
+# -- the scaling sweep: a series per transport where the option applies -------------------------------------------
+def test_the_io_sweep_measures_a_series_per_transport_only_where_the_transport_applies(monkeypatch):
+    asked = []
+
+    def run(spec, mode, params=None, workers=None, http=DEFAULT_HTTP, **_):
+        tool, n = spec.split(":")
+        asked.append((tool, mode, int(n), workers, http))
+        tasks = [TaskRecord(f"{tool}#{i}", tool, "io", "w", 0, 0.01, 0.001, "ok") for i in range(int(n))]
+        return RunReport(mode, 0.01, tasks, workers=workers)
+
+    monkeypatch.setattr(scaling.api, "run", run)
+    points = scaling.sweep(["io", "cpu"], list(MODES), [1, 2], workers=[1, 2], workers_n=2, budget_s=60,
+                           transports=list(HTTP_CLIENTS))
+    sized_io = [p for p in points if p.workload == "io" and p.axis == "n"]
+    for mode in MODES:
+        got = sorted({p.http for p in sized_io if p.mode == mode}, key=str)
+        assert got == (sorted(HTTP_CLIENTS) if uses_http(mode) else [None]), mode
+    others = [p for p in points if p not in sized_io]
+    assert all(p.http == (DEFAULT_HTTP if uses_http(p.mode) else None) for p in others)
+    assert {(m, n, h) for _, m, n, w, h in asked if w is None and m in LOOP_MODES and _ == "web_search"} == {
+        (m, n, h) for m in LOOP_MODES for n in (1, 2) for h in HTTP_CLIENTS}, "each point ran over its transport"
+    with pytest.raises(BadInput, match=rf"transport 'curl' is not allowed: one of {', '.join(HTTP_CLIENTS)}"):
+        scaling.sweep(["io"], ["asyncio"], [1], transports=["curl"])
+
+
+def _series(mode: str, http: str, walls: dict[int, float], cpu_ms: float) -> list[Point]:
+    return [Point("io", mode, n, None, wall, 0.1, cpu_ms * n / 1000, http=http) for n, wall in walls.items()]
+
+
+def test_the_sweep_says_where_the_knee_moved_with_the_transport_from_its_numbers():
+    slow, fast = list(HTTP_CLIENTS)[:2]
+    pts = (_series("hybrid", slow, {10: 0.11, 100: 0.13, 300: 0.5, 1000: 1.9}, 1.6)
+           + _series("hybrid", fast, {10: 0.11, 100: 0.12, 300: 0.14, 1000: 0.6}, 0.5))
+    (note,) = scaling.transport_notes(pts)
+    assert note.startswith(f"io, hybrid: over {slow} it bent at 300 calls (×5.0), over {fast} it bent at 1000 "
+                           "calls (×6.0): the knee moved with the transport.")
+    assert f"At 1000 calls the client's CPU per call was {slow} 1.60 ms (wall 1.90 s), {fast} 0.50 ms" in note
+    assert note in scaling.explain(pts)
+    assert {k["series"] for k in scaling.knees(pts)} == {f"hybrid over {slow}", f"hybrid over {fast}"}
+    same = _series("asyncio", slow, {10: 0.11, 100: 0.5}, 1.0) + _series("asyncio", fast, {10: 0.11, 100: 0.4}, 0.4)
+    assert "its knee did not move" in scaling.transport_notes(same)[0]
+    unbent = _series("asyncio", slow, {10: 0.11, 100: 0.5}, 1.0) + _series("asyncio", fast, {10: 0.11, 100: 0.12}, 0.4)
+    assert f"over {fast} it did not bend up to 100 calls" in scaling.transport_notes(unbent)[0]
+    assert scaling.transport_notes(_series("asyncio", slow, {10: 0.11, 100: 0.5}, 1.0)) == [], "one transport: no note"
+
+
+def test_the_scaling_page_draws_a_client_cpu_line_per_transport_and_charts_the_chosen_one():
+    from .test_pages import figures, open_page
+    at = open_page("pages/4_Scaling.py", timeout=300)
+    at.session_state["scale.budget"] = 10
+    at.session_state["scale.top"] = 10
+    at.session_state["scale.workers"] = False
+    at.session_state["scale.kinds"] = ["io"]
+    at.session_state["scale.modes"] = LOOP_MODES
+    at.button(key="scale.run").click().run()
+    assert not at.exception and not at.error
+    points = at.session_state["scale.points"]
+    cpu = next(f for f in figures(at) if f["layout"]["title"]["text"].startswith("io: client CPU per call"))
+    assert sorted(tr["name"] for tr in cpu["data"]) == sorted(f"{m} over {h}" for m in LOOP_MODES for h in HTTP_CLIENTS)
+    for tr in cpu["data"]:
+        mode, http = tr["name"].split(" over ")
+        mine = sorted((p.n, p.cpu_per_call_ms) for p in points if (p.mode, p.http) == (mode, http) and p.wall_s)
+        assert list(zip(tr["x"], tr["y"], strict=True)) == mine
+    for http in HTTP_CLIENTS:
+        at.radio(key="scale.http_shown").set_value(http).run()
+        title = "io: wall-clock against the number of calls"
+        wall = next(f for f in figures(at) if f["layout"]["title"]["text"] == title)
+        line = next(tr for tr in wall["data"] if tr["name"] == "hybrid")
+        assert line["y"] == [p.wall_s for p in sorted(points, key=lambda p: p.n)
+                             if (p.mode, p.http) == ("hybrid", http) and p.wall_s], http
