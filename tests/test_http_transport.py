@@ -6,7 +6,6 @@ import json
 import subprocess
 import sys
 
-import httpx
 import pytest
 
 import agent_core
@@ -36,13 +35,19 @@ def _forget_user_tools():
     assert CATALOG == before, "a test left a user tool in the catalog"
 
 
+# a user's tool, in its own file so that every process a mode runs it in (a Dask worker too) finds it again
+WHICH_CLIENT = """
+import httpx
+
+
 async def which_client(ctx=None):
-    """Asks the backend for its health through the client the run handed this call, and says which it was."""
+    \"\"\"Asks the backend for its health through the client the run handed this call, and says which it was.\"\"\"
     r = await ctx.http.get(f"{ctx.base_url}/health")
     r.raise_for_status()
     transport = type(ctx.http._transport)
     return {"transport": f"{transport.__module__.replace('._transports.default', '')}.{transport.__qualname__}",
             "is_httpx_client": isinstance(ctx.http, httpx.AsyncClient), "status": r.status_code}
+"""
 
 
 def test_every_transport_of_the_registry_is_exercised():
@@ -53,8 +58,9 @@ def test_every_transport_of_the_registry_is_exercised():
 
 @pytest.mark.parametrize("mode", LOOP_MODES)
 @pytest.mark.parametrize("http", list(HTTP_CLIENTS))
-def test_the_runs_async_calls_go_through_the_chosen_transport(http, mode):
-    agent_core.tool(kind="io")(which_client)
+def test_the_runs_async_calls_go_through_the_chosen_transport(http, mode, tmp_path):
+    (tmp_path / "which.py").write_text(WHICH_CLIENT)
+    assert agent_core.load_tools(str(tmp_path / "which.py")) == ["which_client"]
     report = agent_core.run("which_client:3", mode, http=http)
     assert report.ok, [t.error for t in report.tasks]
     assert [t.detail["transport"] for t in report.tasks] == [TRANSPORT_CLASS[http]] * 3
@@ -64,8 +70,9 @@ def test_the_runs_async_calls_go_through_the_chosen_transport(http, mode):
 
 
 def _answers(report) -> list[tuple]:
-    """What the backend answered each call (no timings)."""
-    return [(t.id, t.status, {k: v for k, v in t.detail.items() if k != "ttft_ms"}) for t in report.tasks]
+    """What the backend answered each call (not when, nor where the call ran: timings, a Dask worker's pid)."""
+    return [(t.id, t.status, {k: v for k, v in t.detail.items() if k not in ("ttft_ms", "pid", "clock_error_ms")})
+            for t in report.tasks]
 
 
 @pytest.mark.parametrize("mode", LOOP_MODES)
@@ -183,3 +190,15 @@ def test_the_scaling_page_draws_a_client_cpu_line_per_transport_and_charts_the_c
         line = next(tr for tr in wall["data"] if tr["name"] == "hybrid")
         assert line["y"] == [p.wall_s for p in sorted(points, key=lambda p: p.n)
                              if (p.mode, p.http) == ("hybrid", http) and p.wall_s], http
+
+
+def test_a_dask_worker_without_a_transport_says_so_in_the_calls_error():
+    import asyncio
+
+    from agent_core.lanes._dask_worker import AgentPlugin
+    plugin = AgentPlugin()
+    plugin.calls, plugin.next, plugin.http = {}, 0, {}
+    plugin.missing = {"aiohttp": "ModuleNotFoundError: No module named 'httpx_aiohttp'"}
+    reply = asyncio.run(plugin.io("t1", "web_search", {}, {}, http="aiohttp"))
+    assert reply["status"] == "error" and reply["error"] == (
+        "this Dask worker has no aiohttp HTTP transport (ModuleNotFoundError: No module named 'httpx_aiohttp')")
