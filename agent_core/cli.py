@@ -103,8 +103,9 @@ def _http_arg(q: argparse.ArgumentParser, bench: bool = False) -> None:
     from .workload import DEFAULT_HTTP, HTTP_CLIENTS
     what = (f"P2 and P3 over this async HTTP transport only, and every other run over it (default: P2 and P3 "
             f"over each, the rest over {DEFAULT_HTTP})") if bench else (
-            f"the transport of io calls awaited on an event loop (asyncio, hybrid; default {DEFAULT_HTTP}); "
-            "threads, pools and children always use httpx's own")
+            f"the transport of io calls awaited on an event loop (modes "
+            f"{', '.join(m for m in registry.MODES if registry.uses_http(m))}; default {DEFAULT_HTTP}); "
+            "elsewhere io calls use a sync httpx client")
     q.add_argument("--http", choices=HTTP_CLIENTS, default=None if bench else DEFAULT_HTTP,
                    metavar="|".join(HTTP_CLIENTS),
                    help=f"{what}. " + "; ".join(f"{k}: {v}" for k, v in HTTP_CLIENTS.items()))

@@ -19,10 +19,10 @@ TIMEOUT_RANGE = (0.1, 60.0)
 MAX_RUN_S = 300.0          # a whole run never lasts longer: calls still pending then are cancelled
 ON_ERROR = ("keep-going", "cancel-siblings")
 MAX_SEED = 2**31 - 1
-# The HTTP transport under every ``httpx.AsyncClient`` a run builds (io calls awaited on an event loop: the asyncio
-# mode, hybrid's io calls, the distributed mode's io calls on its workers' loops). Tools keep httpx's API either
-# way; sync clients (threads, pool workers, children) are always plain httpx. The default is chosen from
-# BENCHMARKS.md's P2 and P3, measured with both.
+# The HTTP transport under every ``httpx.AsyncClient`` a run builds: io calls awaited on an event loop (the modes
+# for which ``modes.uses_http`` is true: asyncio, hybrid's io calls, distributed's on its workers' loops). Tools keep
+# httpx's API either way; sync clients (threads, pool workers, children) are always plain httpx. The default is
+# chosen from BENCHMARKS.md's P2 and P3, measured over each.
 HTTP_CLIENTS = {
     "httpx": "httpx's own transport (httpcore, h11): pure Python, its client CPU per request shows at high fan-out",
     "aiohttp": "the same httpx.AsyncClient API over aiohttp (httpx-aiohttp): a C-accelerated HTTP parser and pool, "

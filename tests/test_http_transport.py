@@ -202,3 +202,25 @@ def test_a_dask_worker_without_a_transport_says_so_in_the_calls_error():
     reply = asyncio.run(plugin.io("t1", "web_search", {}, {}, http="aiohttp"))
     assert reply["status"] == "error" and reply["error"] == (
         "this Dask worker has no aiohttp HTTP transport (ModuleNotFoundError: No module named 'httpx_aiohttp')")
+
+
+@pytest.mark.parametrize("page, prefix, button, result", [("app.py", "play", "play.run", "play.report"),
+                                                          ("pages/1_Compare.py", "compare", "compare.run",
+                                                           "compare.reports")])
+def test_a_pages_run_options_offer_every_transport_and_the_run_uses_the_chosen_one(page, prefix, button, result):
+    from .test_pages import open_page, small_workload
+    at = open_page(page, timeout=300)
+    choice = at.selectbox(key=f"{prefix}.http")
+    assert choice.options == list(HTTP_CLIENTS) and choice.value == DEFAULT_HTTP
+    other = next(h for h in HTTP_CLIENTS if h != DEFAULT_HTTP)
+    small_workload(at, prefix, web_search=3)
+    if prefix == "play":
+        at.selectbox(key="play.mode").set_value("hybrid")
+    choice.set_value(other)
+    at.button(key=button).click().run()
+    assert not at.exception and not at.error
+    reports = at.session_state[result]
+    for report in reports if isinstance(reports, list) else [reports]:
+        assert report.options["http"] == other and report.ok
+    if prefix == "play":
+        assert any(f"async HTTP over {other}" in c.value for c in at.caption), "the report view says which"
