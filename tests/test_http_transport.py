@@ -224,3 +224,11 @@ def test_a_pages_run_options_offer_every_transport_and_the_run_uses_the_chosen_o
         assert report.options["http"] == other and report.ok
     if prefix == "play":
         assert any(f"async HTTP over {other}" in c.value for c in at.caption), "the report view says which"
+
+
+def test_a_diff_of_two_runs_over_different_transports_says_which_ran_over_which():
+    from agent_core.history.diff import diff
+    a, b = (agent_core.run("web_search:3", "asyncio", params=FAST, http=h) for h in list(HTTP_CLIENTS)[:2])
+    said = diff(a, b, "A", "B")
+    assert f"A's async HTTP clients ran over {a.options['http']}, B's over {b.options['http']}." in said
+    assert not any("async HTTP" in s for s in diff(a, a, "A", "B")), "the same transport: nothing to say"
