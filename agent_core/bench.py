@@ -402,7 +402,7 @@ def _bare_dask(client, calls: list[tuple[str, dict, ToolContext]], cpu_resource:
     return time.perf_counter() - t
 
 
-def p8(n_io: int, n_cpu: int, reps: int) -> dict:
+def p8(n_io: int, n_cpu: int, reps: int, http: str = DEFAULT_HTTP) -> dict:
     """An io-heavy workload and a few cpu calls (P1's kinds), run by the engine's ``distributed`` mode and by
     bare Dask on the same cluster, interleaved. Bare Dask runs each call in a worker thread, so the io calls
     are kept within the cluster's threads: the ratio is then the engine's cost, not a placement difference
@@ -420,17 +420,17 @@ def p8(n_io: int, n_cpu: int, reps: int) -> dict:
     bare = _Bare()
     calls = [(tool, p[tool], bare.ctx(f"{tool}#{i + 1}")) for tool, n in (("web_search", n_io), ("analysis", n_cpu))
              for i in range(n)]
-    api.run(spec, "distributed", params=p)                  # both sides once, untimed: first-use costs
+    api.run(spec, "distributed", params=p, http=http)      # both sides once, untimed: first-use costs
     _bare_dask(client, calls, CPU_RESOURCE)
     reports, bare_walls = [], []
     for _ in range(reps):                                   # interleaved, so drift hits both sides alike
-        reports.append(api.run(spec, "distributed", params=p))
+        reports.append(api.run(spec, "distributed", params=p, http=http))
         bare_walls.append(_bare_dask(client, calls, CPU_RESOURCE))
     e, b = statistics.median(r.wall_s for r in reports), statistics.median(bare_walls)
     errors = [c.detail["clock_error_ms"] for r in reports for c in r.tasks if "clock_error_ms" in c.detail]
     all_ok = all(r.ok for r in reports)
     return _figure("P8", e / b if all_ok else None, {
-        "workload": spec, "engine_s": round(e, 4), "bare_s": round(b, 4), "reps": reps,
+        "workload": spec, "http": http, "engine_s": round(e, 4), "bare_s": round(b, 4), "reps": reps,
         "engine_walls_s": [round(r.wall_s, 4) for r in reports], "bare_walls_s": [round(w, 4) for w in bare_walls],
         "all_ok": all_ok, "workers": len(client.nthreads()), "worker_threads": threads,
         "cluster": "embedded LocalCluster" if cluster.embedded else cluster.address,
@@ -489,7 +489,7 @@ def run_bench(quick: bool = False, progress: Callable[[str], None] | None = None
     figures["P6"] = p6(2 if quick else 5, main)
     figures["P7"] = p7()
     say("P8: the distributed mode against bare Dask, same cluster")
-    figures["P8"] = p8(8 if quick else 24, 2 if quick else 4, 1 if quick else 7)
+    figures["P8"] = p8(8 if quick else 24, 2 if quick else 4, 1 if quick else 7, main)
     say("P10: a first visit in a real browser")
     figures.update(p10(1 if quick else 3))
     return {"machine": machine(), "quick": quick, "http_default": DEFAULT_HTTP, "figures": figures}
