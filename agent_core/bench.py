@@ -506,6 +506,40 @@ def table(result: dict) -> str:
                      for i, r in enumerate(rows))
 
 
+def transport_section(result: dict) -> list[str]:
+    """BENCHMARKS.md's words on the async HTTP transport: P2 and P3 over each (value, wall, client CPU), which
+    was lower in this run, and the default (``workload.DEFAULT_HTTP``) that these figures chose. Empty when
+    the run measured one transport."""
+    figures = result["figures"]
+    per: dict[str, dict[str, dict]] = {}
+    for key, f in figures.items():
+        if " " in key and f["value"] is not None:
+            per.setdefault(base_key(key), {})[key.split(" ", 1)[1]] = f
+    if not per or all(len(by) < 2 for by in per.values()):
+        return []
+    default = result.get("http_default", DEFAULT_HTTP)
+    lines = ["## The async HTTP transport", "",
+             "P2 and P3 are measured over each transport of `agent_core.workload.HTTP_CLIENTS`, interleaved (`python "
+             "-m agent_core bench --http T` measures one). The transport only changes io calls awaited on an "
+             "event loop (asyncio, hybrid, the Dask workers' loops); client CPU is the calls' CPU on the loop's "
+             "thread, Σ over the run.", ""]
+    lower = {}
+    for base, by in per.items():
+        lower[base] = min(by, key=lambda t: by[t]["value"])
+        lines.append(f"- {base}: " + "; ".join(
+            f"{t} ×{f['value']:.2f} (wall {f['detail']['wall_s']:.3f} s, client CPU "
+            f"{f['detail']['client_cpu_s']:.3f} s)" for t, f in by.items()) + f": {lower[base]} is lower.")
+    won = [b for b in per if lower[b] == default]
+    cpu = all(by[default]["detail"]["client_cpu_s"] <= min(f["detail"]["client_cpu_s"] for f in by.values())
+              for by in per.values() if default in by)
+    lines += ["", f"The default is **{default}**: " + (
+        f"in this run it has the lower wall on {' and '.join(won)}" + (" and the least client CPU." if cpu else ".")
+        if len(won) == len(per) else
+        f"in this run it was lower on {' and '.join(won) or 'neither figure'} only (a shared machine's noise "
+        "can do that); the default follows the median of repeated side-by-side runs, not one run."), ""]
+    return lines
+
+
 def markdown(result: dict, seconds: float) -> str:
     m = result["machine"]
     lines = ["# Benchmarks", "",
@@ -516,7 +550,8 @@ def markdown(result: dict, seconds: float) -> str:
              "", f"Machine: {m['cores']} cores ({m['cpu'] or 'unknown CPU'}), {m['implementation']} {m['python']}, "
              f"{m['platform']}, {m['event_loop']}, GIL switch interval {m['switch_interval_ms']:g} ms"
              + (f", {m['gil']}. " if m.get("gil") else ". ") +
-             f"This run took {seconds:.0f} s.", "", table(result), "", "## Details", ""]
+             f"This run took {seconds:.0f} s.", "", table(result), "", *transport_section(result),
+             "## Details", ""]
     said = set()                        # a figure measured per transport says why it misses once
     for key, f in result["figures"].items():
         lines += [f"### {key}: {f['title']}", ""]

@@ -62,3 +62,19 @@ def test_a_figure_measured_per_transport_has_one_row_each_and_says_why_it_misses
     assert [r.split("|")[1].strip() for r in rows] == [f"P3 {h}" for h in HTTP_CLIENTS]
     assert all("<= 5" in r and "NO" in r for r in rows)
     assert text.count("Why P3 misses its target") == 1
+
+
+def test_the_markdown_says_which_transport_was_lower_and_the_default_from_the_figures():
+    slow, fast = next(h for h in HTTP_CLIENTS if h != DEFAULT_HTTP), DEFAULT_HTTP
+    figures = {f"{base} {h}": bench._figure(base, value, {"http": h, "wall_s": value / 5, "client_cpu_s": cpu})
+               for base in ("P2", "P3") for h, value, cpu in ((slow, 1.7, 0.2), (fast, 1.2, 0.05))}
+    text = bench.markdown({"machine": bench.machine(), "quick": False, "http_default": fast, "figures": figures}, 1.0)
+    assert f"- P2: {slow} ×1.70 (wall 0.340 s, client CPU 0.200 s); {fast} ×1.20 (wall 0.240 s, client CPU " \
+           f"0.050 s): {fast} is lower." in text
+    assert f"The default is **{fast}**: in this run it has the lower wall on P2 and P3 and the least client " \
+           "CPU." in text
+    figures["P3 " + slow] = bench._figure("P3", 1.0, {"http": slow, "wall_s": 0.2, "client_cpu_s": 0.3})
+    text = bench.markdown({"machine": bench.machine(), "quick": False, "http_default": fast, "figures": figures}, 1.0)
+    assert "in this run it was lower on P2 only" in text
+    one = {k: f for k, f in figures.items() if k.endswith(fast)}
+    assert "## The async HTTP transport" not in bench.markdown({"machine": bench.machine(), "figures": one}, 1.0)
