@@ -56,7 +56,8 @@ def test_the_markdown_holds_the_machine_the_table_and_why_a_target_was_missed():
 
 def test_a_figure_measured_per_transport_has_one_row_each_and_says_why_it_misses_once():
     result = {"machine": bench.machine(), "quick": True,
-              "figures": {f"P3 {h}": bench._figure("P3", 6.0, {"http": h}) for h in HTTP_CLIENTS}}
+              "figures": {f"P3 {h}": bench._figure("P3", 6.0, {"http": h, "wall_s": 1.2, "client_cpu_s": 0.5})
+                          for h in HTTP_CLIENTS}}
     text = bench.markdown(result, 12.0)
     rows = [line for line in text.splitlines() if line.startswith("| P3 ")]
     assert [r.split("|")[1].strip() for r in rows] == [f"P3 {h}" for h in HTTP_CLIENTS]
