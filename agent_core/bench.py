@@ -71,7 +71,7 @@ MISSED = {
           "removed. A bench run that lands above 1.05 has met a noisy neighbour.",
     "P2": "The floor is one uncontended call (about 0.204 s). Every request costs client CPU on the one loop "
           "thread (building it, the connection, parsing the answer), so the last answer lands that long after the "
-          "floor. Over httpx's own transport (httpcore, h11, anyio) that is about 2 ms a request here, 0.2 s of "
+          "floor. Over httpx's own transport (httpcore, h11, anyio) that is 1.5-2 ms a request here, 0.15-0.2 s of "
           "the calls' CPU for 100; over aiohttp's (the same httpx.AsyncClient API on httpx-aiohttp, whose parser "
           "and pool are C) about half, which is why it is the default: it was lower on both P2 and P3 in every "
           "side-by-side run on this machine. The same calls under a bare asyncio.gather take as long (P1's "
