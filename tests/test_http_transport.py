@@ -232,3 +232,18 @@ def test_a_diff_of_two_runs_over_different_transports_says_which_ran_over_which(
     said = diff(a, b, "A", "B")
     assert f"A's async HTTP clients ran over {a.options['http']}, B's over {b.options['http']}." in said
     assert not any("async HTTP" in s for s in diff(a, a, "A", "B")), "the same transport: nothing to say"
+
+
+def test_every_page_with_run_options_offers_every_transport_with_the_default_chosen():
+    from ui.widgets import PAGES
+
+    from .test_pages import open_page
+    offered = []
+    for path, _, _ in PAGES:
+        at = open_page(path, timeout=120)
+        if not any(e.label == "Run options" for e in at.expander):
+            continue
+        (box,) = [s for s in at.selectbox if (s.key or "").endswith(".http")]
+        assert box.options == list(HTTP_CLIENTS) and box.value == DEFAULT_HTTP, path
+        offered.append(path)
+    assert {"app.py", "pages/1_Compare.py"} <= set(offered), offered

@@ -59,7 +59,7 @@ def page(title: str, intro: str) -> None:
 
 # (tool, parameter) -> the slider that sets it; a preset may set them, the user may move them
 SLIDERS = {("llm_call", "tokens"): "tokens", ("analysis", "work"): "work", ("memory_write", "rows"): "rows"}
-DEFAULTS = {"latency": 300, "workers": 0, "timeout": 30.0, "seed": 0, "http": DEFAULT_HTTP,
+DEFAULTS = {"latency": 300, "workers": 0, "timeout": 30.0, "seed": 0,
             **{key: CATALOG[tool].param(name).default for (tool, name), key in SLIDERS.items()}}
 
 
@@ -125,6 +125,7 @@ def workload_controls(prefix: str, with_mode: bool, default_preset: str = DEFAUL
 
 def run_options(prefix: str) -> dict:
     """Workers, timeout, seed (0 workers: the mode's own default) and the async HTTP transport."""
+    st.session_state.setdefault(f"{prefix}.http", DEFAULT_HTTP)     # a page that set up the others itself
     with st.expander("Run options", expanded=False):
         c1, c2, c3, c4 = st.columns(4)
         c1.number_input("Workers (0 = the mode's default)", 0, 64, key=f"{prefix}.workers",
