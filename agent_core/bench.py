@@ -130,7 +130,8 @@ def machine() -> dict:
     return {"cores": usable_cores(), "cpu": model, "python": platform.python_version(),
             "implementation": platform.python_implementation(), "platform": platform.platform(terse=True),
             "event_loop": "asyncio (default selector loop)", "switch_interval_ms": sys.getswitchinterval() * 1000,
-            "gil": gil().line}
+            "gil": gil().line,
+            "load_avg_1m": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None}
 
 
 def _median(fn: Callable[[], float], reps: int) -> tuple[float, list[float]]:
@@ -474,6 +475,7 @@ def run_bench(quick: bool = False, progress: Callable[[str], None] | None = None
     and P3 over that async transport alone, and every other run over it too (None: P2 and P3 over each
     transport of ``HTTP_CLIENTS``, the rest over the default)."""
     say = progress or (lambda _: None)
+    started_on = machine()                          # its load average: before this run adds its own
     if http is not None:                            # BadInput naming it and the allowed ones, before any work
         Options(http=http).checked("hybrid", registry.get_mode("hybrid").MAX_WORKERS)
     transports, main = ([http] if http else list(HTTP_CLIENTS)), http or DEFAULT_HTTP
@@ -497,7 +499,7 @@ def run_bench(quick: bool = False, progress: Callable[[str], None] | None = None
     figures["P8"] = p8(8 if quick else 24, 2 if quick else 4, 1 if quick else 7, main)
     say("P10: a first visit in a real browser")
     figures.update(p10(1 if quick else 3))
-    return {"machine": machine(), "quick": quick, "http_default": DEFAULT_HTTP, "figures": figures}
+    return {"machine": started_on, "quick": quick, "http_default": DEFAULT_HTTP, "figures": figures}
 
 
 def table(result: dict) -> str:
@@ -545,6 +547,14 @@ def transport_section(result: dict) -> list[str]:
     return lines
 
 
+def _load(m: dict) -> str:
+    """The machine was shared: its load when the run began, if above half its cores (else nothing)."""
+    load = m.get("load_avg_1m")
+    if load is None or load <= m["cores"] / 2:
+        return ""
+    return f" Load average when it began: {load:g} on {m['cores']} cores (other processes were running)."
+
+
 def markdown(result: dict, seconds: float) -> str:
     m = result["machine"]
     lines = ["# Benchmarks", "",
@@ -555,7 +565,7 @@ def markdown(result: dict, seconds: float) -> str:
              "", f"Machine: {m['cores']} cores ({m['cpu'] or 'unknown CPU'}), {m['implementation']} {m['python']}, "
              f"{m['platform']}, {m['event_loop']}, GIL switch interval {m['switch_interval_ms']:g} ms"
              + (f", {m['gil']}. " if m.get("gil") else ". ") +
-             f"This run took {seconds:.0f} s.", "", table(result), "", *transport_section(result),
+             f"This run took {seconds:.0f} s." + _load(m), "", table(result), "", *transport_section(result),
              "## Details", ""]
     said = set()                        # a figure measured per transport says why it misses once
     for key, f in result["figures"].items():

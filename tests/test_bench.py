@@ -79,3 +79,10 @@ def test_the_markdown_says_which_transport_was_lower_and_the_default_from_the_fi
     assert "in this run it was lower on P2 only" in text
     one = {k: f for k, f in figures.items() if k.endswith(fast)}
     assert "## The async HTTP transport" not in bench.markdown({"machine": bench.machine(), "figures": one}, 1.0)
+
+
+def test_the_markdown_says_the_machine_was_shared_only_when_it_was():
+    result = {"machine": {**bench.machine(), "cores": 2, "load_avg_1m": 6.5}, "figures": {}}
+    assert "Load average when it began: 6.5 on 2 cores" in bench.markdown(result, 1.0)
+    result["machine"]["load_avg_1m"] = 0.4
+    assert "Load average" not in bench.markdown(result, 1.0)
