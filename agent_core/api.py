@@ -19,7 +19,7 @@ from .machine import default_processes
 from .modes import BASELINE, MODES, get_mode, in_process_kinds
 from .pipelines import rebuilt
 from .records import RunReport, TaskRecord
-from .workload import Options, Workload, check_variant
+from .workload import DEFAULT_HTTP, Options, Workload, check_variant
 from .workload import as_workload as _flat_workload
 
 __all__ = ["run", "arun", "compare", "run_many", "warm_up", "abandoned_calls"]
@@ -52,7 +52,9 @@ def warm_up(processes: int | None = None, *, cluster: bool = False) -> None:
     starting = threading.Thread(target=pool, name="pool-warm-up", daemon=True)
     starting.start()
     try:
-        http_tools.warm_up(ensure_backend().url)
+        from .workload import HTTP_CLIENTS
+        for transport in HTTP_CLIENTS:      # every async transport a run may choose
+            http_tools.warm_up(ensure_backend().url, transport)
     finally:
         starting.join()
     if failed:
@@ -94,6 +96,7 @@ def _user_tools(workload: Workload, mode: str, hosted: bool) -> list[str]:
 def run(workload: Workload | str | dict, mode: str = "hybrid", *, workers: int | None = None,
         timeout_s: float = 30.0, seed: int = 0, params: dict | None = None, faults: dict | None = None,
         on_error: str = "keep-going", async_twins: bool = False, barrier: bool = False,
+        http: str = DEFAULT_HTTP,
         on_record: OnRecord | None = None, clock: Clock = time.perf_counter, contained: bool = False) -> RunReport:
     """Run ``workload`` in ``mode`` and return its report. Blocking; call it from any thread without a loop.
 
@@ -103,11 +106,13 @@ def run(workload: Workload | str | dict, mode: str = "hybrid", *, workers: int |
     out or crashes does not raise: its record says so. ``contained`` means "already in a sacrificial
     host": never host again. A pipeline (:func:`agent_core.pipeline`) runs each call once the calls it needs are
     done; with ``barrier``, once the whole previous stage is (a graph run in supersteps).
+    ``http`` is the transport of the async HTTP clients io calls awaited on an event loop use (a key of
+    :data:`~agent_core.workload.HTTP_CLIENTS`).
     """
     get_mode(mode)
     workload = as_workload(workload, params, faults)
     options = _options(mode, workers=workers, timeout_s=timeout_s, seed=seed, on_error=on_error,
-                       async_twins=async_twins, barrier=barrier)
+                       async_twins=async_twins, barrier=barrier, http=http)
     hosted = not contained and _needs_host(workload, mode)
     tools = _user_tools(workload, mode, hosted)
     if hosted:
@@ -118,13 +123,14 @@ def run(workload: Workload | str | dict, mode: str = "hybrid", *, workers: int |
 async def arun(workload: Workload | str | dict, mode: str = "hybrid", *, workers: int | None = None,
                timeout_s: float = 30.0, seed: int = 0, params: dict | None = None, faults: dict | None = None,
                on_error: str = "keep-going", async_twins: bool = False, barrier: bool = False,
+               http: str = DEFAULT_HTTP,
                on_record: OnRecord | None = None, clock: Clock = time.perf_counter) -> RunReport:
     """The async twin of :func:`run`. Loop modes run on the caller's loop (its lag is what gets measured);
     the others, and runs hosted in a sacrificial child, run in a worker thread so the caller's loop stays free."""
     get_mode(mode)
     workload = as_workload(workload, params, faults)
     options = _options(mode, workers=workers, timeout_s=timeout_s, seed=seed, on_error=on_error,
-                       async_twins=async_twins, barrier=barrier)
+                       async_twins=async_twins, barrier=barrier, http=http)
     hosted = _needs_host(workload, mode)
     tools = _user_tools(workload, mode, hosted)
     if hosted:
@@ -138,6 +144,7 @@ async def arun(workload: Workload | str | dict, mode: str = "hybrid", *, workers
 def run_many(workload: Workload | str | dict, variants: Iterable[dict], *, workers: int | None = None,
              timeout_s: float = 30.0, seed: int = 0, params: dict | None = None, faults: dict | None = None,
              on_error: str = "keep-going", async_twins: bool = False, barrier: bool = False,
+             http: str = DEFAULT_HTTP,
              on_run: Callable[[RunReport], None] | None = None, on_record: OnRecord | None = None,
              clock: Clock = time.perf_counter) -> list[RunReport]:
     """Run the same workload once per variant, one at a time (never two at once: they would distort each
@@ -149,7 +156,7 @@ def run_many(workload: Workload | str | dict, variants: Iterable[dict], *, worke
     for variant in variants:
         mode, own = check_variant(variant)
         options = {"workers": workers, "timeout_s": timeout_s, "seed": seed, "on_error": on_error,
-                   "async_twins": async_twins, "barrier": barrier, **own}
+                   "async_twins": async_twins, "barrier": barrier, "http": http, **own}
         strategy = get_mode(mode)
         if isinstance(options["workers"], int) and not isinstance(options["workers"], bool):
             options["workers"] = min(options["workers"], strategy.MAX_WORKERS)

@@ -6,6 +6,7 @@ and noisy: absolute times are context only), each the median of a few repetition
 - P1  engine wall / bare-stdlib wall for the same calls, per mode (N=100)          target <= 1.05
 - P2  hybrid wall / critical path, 100 real HTTP calls of 200 ms                     target <= 1.10
 - P3  hybrid wall / critical path, 1,000 real HTTP calls of 200 ms                   target <= 5
+      (P2 and P3 once per async HTTP transport, ``workload.HTTP_CLIENTS``: rows ``P2 httpx``, ``P2 aiohttp``, ...)
 - P4  process-pool true speedup, 4 x 200 ms of pure-Python CPU, on this machine      target >= 1.9
 - P5  a subprocess call's overhead / the interpreter-start floor                     target <= 1.5
 - P6  hybrid max event-loop lag with blocking and CPU tools in the workload          target <= 10 ms
@@ -17,6 +18,8 @@ and noisy: absolute times are context only), each the median of a few repetition
 
 "Critical path" in P2 and P3 is the physical floor: one such call alone, uncontended (~200 ms).
 ``--quick`` shrinks every N (CI runs it to prove the benchmark works); targets are never asserted.
+``--http T`` measures P2 and P3 over T alone, and runs every other figure's engine runs (and P1's bare twins)
+over T; without it, P2 and P3 are measured over every transport and the rest over the default.
 """
 from __future__ import annotations
 
@@ -40,6 +43,7 @@ from .calls import call_blocking
 from .catalog import CATALOG, resolve_params
 from .machine import default_processes, gil, usable_cores
 from .tools import ToolContext, llm_target
+from .workload import DEFAULT_HTTP, HTTP_CLIENTS, Options
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLICK_TO_CHART = os.path.join(ROOT, "test-artifacts", "click-to-chart.json")
@@ -65,22 +69,27 @@ MISSED = {
           "0.281 s, engine 0.289 s (x1.03); without the heartbeat 0.286, without asyncio.timeout 0.287, "
           "without the CPU meter 0.285: each costs under 1 %, and each is worth what it measures, so none was "
           "removed. A bench run that lands above 1.05 has met a noisy neighbour.",
-    "P2": "The floor is one uncontended call (about 0.204 s). Starting 100 httpx requests costs about 1 ms of "
-          "client CPU each on the one loop thread (connection set-up through anyio, h11, the JSON answer), so "
-          "the last answer lands about 0.1 s after the floor. The same calls under a bare asyncio.gather take as "
-          "long (P1's asyncio row): the cost is httpx's, not the engine's. On this machine one default "
-          "AsyncClient takes 0.29 s (x1.45) and raw asyncio streams 0.23 s (x1.15, the floor for 100 requests), "
-          "so x1.10 is below what the hardware allows with HTTP/1.1 over fresh connections. Tried: sharded "
-          "clients (no change at N=100), uvloop in the client (5-10 % faster, not adopted: the app measures the "
-          "loop users run), trust_env=False (noise), warm keep-alive connections (slower: httpcore scans every "
-          "idle connection per request).",
-    "P3": "1,000 requests cost about 1 s of client CPU on one loop thread: while tuning, a bare asyncio.gather "
-          "over the same sharded clients took 1.1-1.3 s (x5.4-6.3) and the engine's asyncio mode the same. "
-          "Hybrid also starts its calls one loop iteration apart, which keeps the loop answering (max lag "
-          "about 15-30 ms instead of about 400 ms) for about 15-25 % more wall. Tried: an impact-ordered "
-          "search index on the server (a query cost 0.8 ms of server CPU before, 0.08 ms after: the big win), "
-          "adaptive start batches (worse lag, no gain), uvloop (5-10 %, not adopted, see P2), 10 clients of at "
-          "most 100 connections (kept: one client is O(connections x queued requests), encode/httpx#3215).",
+    "P2": "The floor is one uncontended call (about 0.204 s). Every request costs client CPU on the one loop "
+          "thread (building it, the connection, parsing the answer), so the last answer lands that long after the "
+          "floor. Over httpx's own transport (httpcore, h11, anyio) that is 1.5-2 ms a request here, 0.15-0.2 s of "
+          "the calls' CPU for 100; over aiohttp's (the same httpx.AsyncClient API on httpx-aiohttp, whose parser "
+          "and pool are C) about half, which is why it is the default: it was lower on both P2 and P3 in every "
+          "side-by-side run on this machine. The same calls under a bare asyncio.gather take as long (P1's "
+          "asyncio row): the cost is the client's, not the engine's. Raw asyncio streams reach x1.15 here (the "
+          "floor for 100 requests), so x1.10 is below what the hardware allows with HTTP/1.1 over fresh "
+          "connections. Tried: sharded clients (no change at N=100), uvloop in the client (5-10 % faster, not "
+          "adopted: the app measures the loop users run), trust_env=False (noise), warm keep-alive connections "
+          "(slower with httpx: httpcore scans every idle connection per request).",
+    "P3": "1,000 requests cost about 1.6-1.7 s of the calls' CPU over httpx and 0.8-0.9 s over aiohttp on one "
+          "loop thread (the loop thread's whole CPU under a bare asyncio.gather: 2.2 s and 1.0 s), so the wall "
+          "is bounded by the client, whatever the transport. Hybrid also starts its calls one loop iteration "
+          "apart, which keeps the loop answering (max lag about 15-30 ms instead of about 400 ms) for about "
+          "15-25 % more wall. Tried: an impact-ordered search index on the server (a query cost 0.8 ms of server "
+          "CPU before, 0.08 ms after), adaptive start batches (worse lag, no gain), uvloop (5-10 %, not adopted, "
+          "see P2), 10 clients of at most 100 connections (kept for both transports: one httpx client is "
+          "O(connections x queued requests), encode/httpx#3215; aiohttp's connector hands a freed connection to "
+          "the next waiter in O(1), and one aiohttp session of 1,000 connections measured no better than ten of "
+          "100), the aiohttp transport (about half the client CPU: the default).",
     "P4": "Two workers on two cores can at best halve the wall; anything else running on the machine (the "
           "backend, another process) takes a core's share away from the pool. A value above the cores is not a "
           "fast pool but a slow baseline: the median run's physics check (in the detail) says what was measured.",
@@ -121,7 +130,8 @@ def machine() -> dict:
     return {"cores": usable_cores(), "cpu": model, "python": platform.python_version(),
             "implementation": platform.python_implementation(), "platform": platform.platform(terse=True),
             "event_loop": "asyncio (default selector loop)", "switch_interval_ms": sys.getswitchinterval() * 1000,
-            "gil": gil().line}
+            "gil": gil().line,
+            "load_avg_1m": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None}
 
 
 def _median(fn: Callable[[], float], reps: int) -> tuple[float, list[float]]:
@@ -129,10 +139,15 @@ def _median(fn: Callable[[], float], reps: int) -> tuple[float, list[float]]:
     return statistics.median(values), values
 
 
+def base_key(key: str) -> str:
+    """``"P2 aiohttp"`` -> ``"P2"``: a figure measured once per transport shares its target, title and note."""
+    return key.split()[0]
+
+
 def _figure(key: str, value: float | None, detail: dict) -> dict:
-    op, target = TARGETS[key]
+    op, target = TARGETS[base_key(key)]
     holds = None if value is None else (value <= target if op == "<=" else value >= target)
-    return {"title": TITLES[key], "value": None if value is None else round(value, 3),
+    return {"title": TITLES[base_key(key)], "value": None if value is None else round(value, 3),
             "target": f"{op} {target:g}", "holds": holds, "detail": detail}
 
 
@@ -141,8 +156,9 @@ def _figure(key: str, value: float | None, detail: dict) -> dict:
 class _Bare:
     """The same tool calls as the engine's, orchestrated by hand with plain stdlib primitives."""
 
-    def __init__(self) -> None:
+    def __init__(self, http: str = DEFAULT_HTTP) -> None:
         from .backend import ensure_backend
+        self.http = http                # the async clients' transport, as the engine's runs are given
         url = ensure_backend().url
         llm_url, model, key = llm_target(url)
         self.ctx_args = {"seed": 0, "timeout_s": 30.0, "base_url": url, "llm_base_url": llm_url, "llm_model": model,
@@ -165,7 +181,7 @@ class _Bare:
         impl = CATALOG[tool].impl("aio")
 
         async def main() -> float:
-            clients = AsyncClients(n)
+            clients = AsyncClients(n, self.http)
             t = time.perf_counter()
             await asyncio.gather(*(impl(params, self.ctx(f"{tool}#{i + 1}", clients.for_call(i))) for i in range(n)))
             wall = time.perf_counter() - t
@@ -211,7 +227,7 @@ class _Bare:
 
         async def main() -> float:
             loop = asyncio.get_running_loop()
-            clients = AsyncClients(sum(n for t, n in mix.items() if CATALOG[t].kind == "io"))
+            clients = AsyncClients(sum(n for t, n in mix.items() if CATALOG[t].kind == "io"), self.http)
             blocking = sum(n for t, n in mix.items() if CATALOG[t].kind == "blocking")
             with new_sync_client() as client, ThreadPoolExecutor(max(1, blocking)) as threads:
                 await asyncio.gather(*(loop.run_in_executor(threads, int) for _ in range(max(1, blocking))))
@@ -244,8 +260,8 @@ class _Bare:
         return out
 
 
-def p1(n: int, reps: int) -> dict:
-    bare = _Bare()
+def p1(n: int, reps: int, http: str = DEFAULT_HTTP) -> dict:
+    bare = _Bare(http)
     p = {"web_search": resolve_params("web_search", {"latency_ms": 200, "jitter": 0}),
          "legacy_sdk": resolve_params("legacy_sdk", {"latency_ms": 100, "jitter": 0}),
          "analysis": resolve_params("analysis", {"work": 20_000}),
@@ -269,14 +285,14 @@ def p1(n: int, reps: int) -> dict:
         engine_walls, bare_walls = [], []
         # interleaved, so drift hits both sides alike; sequential is long and steady: fewer repetitions
         for _ in range(max(1, reps // 3) if mode == "sequential" else reps):
-            engine_walls.append(api.run(spec, mode, params=params, workers=workers).wall_s)
+            engine_walls.append(api.run(spec, mode, params=params, workers=workers, http=http).wall_s)
             bare_walls.append(bare_run())
         e, b = statistics.median(engine_walls), statistics.median(bare_walls)
         detail[mode] = {"workload": spec, "engine_s": round(e, 4), "bare_s": round(b, 4), "ratio": round(e / b, 3)}
     worst = max(detail, key=lambda m: detail[m]["ratio"])
     untwinned = [m for m in registry.MODES if m not in cases]
-    return _figure("P1", detail[worst]["ratio"], {"worst": worst, "n": n, "reps": reps, "modes": detail,
-                                                  "no_bare_twin": untwinned})
+    return _figure("P1", detail[worst]["ratio"], {"worst": worst, "n": n, "reps": reps, "http": http,
+                                                  "modes": detail, "no_bare_twin": untwinned})
 
 
 # -- P2, P3: hybrid against the physical floor ---------------------------------------------------------------
@@ -286,15 +302,24 @@ def _floor_s(reps: int) -> float:
     return statistics.median(api.run("web_search:1", "sequential", params=params).wall_s for _ in range(reps))
 
 
-def p_http(key: str, n: int, reps: int, floor: float) -> dict:
+def p_http(key: str, n: int, reps: int, floor: float, transports: list[str]) -> dict[str, dict]:
+    """``key`` once per transport (``"P2 httpx"``, ...), their runs interleaved so drift hits each alike."""
     params = {"web_search": {"latency_ms": 200, "jitter": 0}}
-    reports = [api.run(f"web_search:{n}", "hybrid", params=params) for _ in range(reps)]
-    wall = statistics.median(r.wall_s for r in reports)
-    return _figure(key, wall / floor, {"n": n, "wall_s": round(wall, 4), "critical_path_s": round(floor, 4),
-                                       "wall_over_longest_call": round(statistics.median(
-                                           r.wall_s / r.critical_path_s for r in reports), 3),
-                                       "max_loop_lag_ms": round(max(r.loop_lag_max_ms for r in reports), 1),
-                                       "all_ok": all(r.ok for r in reports)})
+    runs: dict[str, list] = {t: [] for t in transports}
+    for _ in range(reps):
+        for t in transports:
+            runs[t].append(api.run(f"web_search:{n}", "hybrid", params=params, http=t))
+    out = {}
+    for t, reports in runs.items():
+        wall = statistics.median(r.wall_s for r in reports)
+        out[f"{key} {t}"] = _figure(key, wall / floor, {
+            "http": t, "n": n, "wall_s": round(wall, 4), "critical_path_s": round(floor, 4),
+            "walls_s": [round(r.wall_s, 4) for r in reports],
+            "client_cpu_s": round(statistics.median(r.sum_cpu_s for r in reports), 4),
+            "wall_over_longest_call": round(statistics.median(r.wall_s / r.critical_path_s for r in reports), 3),
+            "max_loop_lag_ms": round(max(r.loop_lag_max_ms for r in reports), 1),
+            "all_ok": all(r.ok for r in reports)})
+    return out
 
 
 # -- P4: CPU work across cores -------------------------------------------------------------------------------
@@ -350,9 +375,10 @@ def p5(reps: int) -> dict:
 P6_SPEC = "llm_call:10,web_search:10,memory_write:4,legacy_sdk:4,analysis:4"
 
 
-def p6(reps: int) -> dict:
-    lags = [api.run(P6_SPEC, "hybrid").loop_lag_max_ms for _ in range(reps)]
-    return _figure("P6", statistics.median(lags), {"workload": P6_SPEC, "worst_ms": round(max(lags), 2),
+def p6(reps: int, http: str = DEFAULT_HTTP) -> dict:
+    lags = [api.run(P6_SPEC, "hybrid", http=http).loop_lag_max_ms for _ in range(reps)]
+    return _figure("P6", statistics.median(lags), {"workload": P6_SPEC, "http": http,
+                                                   "worst_ms": round(max(lags), 2),
                                                    "max_lag_ms_per_run": [round(x, 2) for x in lags]})
 
 
@@ -382,7 +408,7 @@ def _bare_dask(client, calls: list[tuple[str, dict, ToolContext]], cpu_resource:
     return time.perf_counter() - t
 
 
-def p8(n_io: int, n_cpu: int, reps: int) -> dict:
+def p8(n_io: int, n_cpu: int, reps: int, http: str = DEFAULT_HTTP) -> dict:
     """An io-heavy workload and a few cpu calls (P1's kinds), run by the engine's ``distributed`` mode and by
     bare Dask on the same cluster, interleaved. Bare Dask runs each call in a worker thread, so the io calls
     are kept within the cluster's threads: the ratio is then the engine's cost, not a placement difference
@@ -400,17 +426,17 @@ def p8(n_io: int, n_cpu: int, reps: int) -> dict:
     bare = _Bare()
     calls = [(tool, p[tool], bare.ctx(f"{tool}#{i + 1}")) for tool, n in (("web_search", n_io), ("analysis", n_cpu))
              for i in range(n)]
-    api.run(spec, "distributed", params=p)                  # both sides once, untimed: first-use costs
+    api.run(spec, "distributed", params=p, http=http)      # both sides once, untimed: first-use costs
     _bare_dask(client, calls, CPU_RESOURCE)
     reports, bare_walls = [], []
     for _ in range(reps):                                   # interleaved, so drift hits both sides alike
-        reports.append(api.run(spec, "distributed", params=p))
+        reports.append(api.run(spec, "distributed", params=p, http=http))
         bare_walls.append(_bare_dask(client, calls, CPU_RESOURCE))
     e, b = statistics.median(r.wall_s for r in reports), statistics.median(bare_walls)
     errors = [c.detail["clock_error_ms"] for r in reports for c in r.tasks if "clock_error_ms" in c.detail]
     all_ok = all(r.ok for r in reports)
     return _figure("P8", e / b if all_ok else None, {
-        "workload": spec, "engine_s": round(e, 4), "bare_s": round(b, 4), "reps": reps,
+        "workload": spec, "http": http, "engine_s": round(e, 4), "bare_s": round(b, 4), "reps": reps,
         "engine_walls_s": [round(r.wall_s, 4) for r in reports], "bare_walls_s": [round(w, 4) for w in bare_walls],
         "all_ok": all_ok, "workers": len(client.nthreads()), "worker_threads": threads,
         "cluster": "embedded LocalCluster" if cluster.embedded else cluster.address,
@@ -444,30 +470,36 @@ def p10(reps: int) -> dict[str, dict]:
             "P10b": _figure("P10b", data["first_click_beyond_wall_s"], {"see": "P10a"})}
 
 
-def run_bench(quick: bool = False, progress: Callable[[str], None] | None = None) -> dict:
-    """Every figure, measured now. ``quick`` uses small N and single repetitions (a smoke test)."""
+def run_bench(quick: bool = False, progress: Callable[[str], None] | None = None, http: str | None = None) -> dict:
+    """Every figure, measured now. ``quick`` uses small N and single repetitions (a smoke test). ``http``: P2
+    and P3 over that async transport alone, and every other run over it too (None: P2 and P3 over each
+    transport of ``HTTP_CLIENTS``, the rest over the default)."""
     say = progress or (lambda _: None)
+    started_on = machine()                          # its load average: before this run adds its own
+    if http is not None:                            # BadInput naming it and the allowed ones, before any work
+        Options(http=http).checked("hybrid", registry.get_mode("hybrid").MAX_WORKERS)
+    transports, main = ([http] if http else list(HTTP_CLIENTS)), http or DEFAULT_HTTP
     reps = 1 if quick else 3
     api.warm_up()
     figures = {}
-    say("P1: the engine against bare stdlib, per mode")
-    figures["P1"] = p1(10 if quick else 100, 1 if quick else 7)     # the tightest target: more repetitions
-    say("P2, P3: hybrid against the physical floor")
+    say(f"P1: the engine against bare stdlib, per mode (async HTTP over {main})")
+    figures["P1"] = p1(10 if quick else 100, 1 if quick else 7, main)     # the tightest target: more repetitions
+    say(f"P2, P3: hybrid against the physical floor, over {', '.join(transports)}")
     floor = _floor_s(3)
-    figures["P2"] = p_http("P2", 10 if quick else 100, reps, floor)
-    figures["P3"] = p_http("P3", 100 if quick else 1000, reps, floor)
+    figures.update(p_http("P2", 10 if quick else 100, reps, floor, transports))
+    figures.update(p_http("P3", 100 if quick else 1000, reps, floor, transports))
     say("P4: CPU work across cores")
     figures["P4"] = p4(reps)
     say("P5: what a child costs")
     figures["P5"] = p5(5 if quick else 30)
     say("P6: the loop's lag in hybrid")
-    figures["P6"] = p6(2 if quick else 5)
+    figures["P6"] = p6(2 if quick else 5, main)
     figures["P7"] = p7()
     say("P8: the distributed mode against bare Dask, same cluster")
-    figures["P8"] = p8(8 if quick else 24, 2 if quick else 4, 1 if quick else 7)
+    figures["P8"] = p8(8 if quick else 24, 2 if quick else 4, 1 if quick else 7, main)
     say("P10: a first visit in a real browser")
     figures.update(p10(1 if quick else 3))
-    return {"machine": machine(), "quick": quick, "figures": figures}
+    return {"machine": started_on, "quick": quick, "http_default": DEFAULT_HTTP, "figures": figures}
 
 
 def table(result: dict) -> str:
@@ -481,6 +513,48 @@ def table(result: dict) -> str:
                      for i, r in enumerate(rows))
 
 
+def transport_section(result: dict) -> list[str]:
+    """BENCHMARKS.md's words on the async HTTP transport: P2 and P3 over each (value, wall, client CPU), which
+    was lower in this run, and the default (``workload.DEFAULT_HTTP``) that these figures chose. Empty when
+    the run measured one transport."""
+    figures = result["figures"]
+    per: dict[str, dict[str, dict]] = {}
+    for key, f in figures.items():
+        if " " in key and f["value"] is not None:
+            per.setdefault(base_key(key), {})[key.split(" ", 1)[1]] = f
+    if not per or all(len(by) < 2 for by in per.values()):
+        return []
+    default = result.get("http_default", DEFAULT_HTTP)
+    lines = ["## The async HTTP transport", "",
+             "P2 and P3 are measured over each transport of `agent_core.workload.HTTP_CLIENTS`, interleaved (`python "
+             "-m agent_core bench --http T` measures one). The transport only changes io calls awaited on an "
+             "event loop (asyncio, hybrid, the Dask workers' loops); client CPU is the calls' CPU on the loop's "
+             "thread, Σ over the run.", ""]
+    lower = {}
+    for base, by in per.items():
+        lower[base] = min(by, key=lambda t: by[t]["value"])
+        lines.append(f"- {base}: " + "; ".join(
+            f"{t} ×{f['value']:.2f} (wall {f['detail']['wall_s']:.3f} s, client CPU "
+            f"{f['detail']['client_cpu_s']:.3f} s)" for t, f in by.items()) + f": {lower[base]} is lower.")
+    won = [b for b in per if lower[b] == default]
+    cpu = all(by[default]["detail"]["client_cpu_s"] <= min(f["detail"]["client_cpu_s"] for f in by.values())
+              for by in per.values() if default in by)
+    lines += ["", f"The default is **{default}**: " + (
+        f"in this run it has the lower wall on {' and '.join(won)}" + (" and the least client CPU." if cpu else ".")
+        if len(won) == len(per) else
+        f"in this run it was lower on {' and '.join(won) or 'neither figure'} only (a shared machine's noise "
+        "can do that); the default follows the median of repeated side-by-side runs, not one run."), ""]
+    return lines
+
+
+def _load(m: dict) -> str:
+    """The machine was shared: its load when the run began, if above half its cores (else nothing)."""
+    load = m.get("load_avg_1m")
+    if load is None or load <= m["cores"] / 2:
+        return ""
+    return f" Load average when it began: {load:g} on {m['cores']} cores (other processes were running)."
+
+
 def markdown(result: dict, seconds: float) -> str:
     m = result["machine"]
     lines = ["# Benchmarks", "",
@@ -491,10 +565,13 @@ def markdown(result: dict, seconds: float) -> str:
              "", f"Machine: {m['cores']} cores ({m['cpu'] or 'unknown CPU'}), {m['implementation']} {m['python']}, "
              f"{m['platform']}, {m['event_loop']}, GIL switch interval {m['switch_interval_ms']:g} ms"
              + (f", {m['gil']}. " if m.get("gil") else ". ") +
-             f"This run took {seconds:.0f} s.", "", table(result), "", "## Details", ""]
+             f"This run took {seconds:.0f} s." + _load(m), "", table(result), "", *transport_section(result),
+             "## Details", ""]
+    said = set()                        # a figure measured per transport says why it misses once
     for key, f in result["figures"].items():
         lines += [f"### {key}: {f['title']}", ""]
-        if f["holds"] is False:
-            lines += [f"**Why {key} misses its target here.** {MISSED[key]}", ""]
+        if f["holds"] is False and base_key(key) not in said:
+            said.add(base_key(key))
+            lines += [f"**Why {base_key(key)} misses its target here.** {MISSED[base_key(key)]}", ""]
         lines += ["```json", json.dumps(f["detail"], indent=1), "```", ""]
     return "\n".join(lines)

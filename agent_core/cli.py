@@ -98,6 +98,19 @@ def _modes_help() -> str:
     return "modes:\n" + "\n".join(f"  {m.ljust(width)}  {get_mode(m).SUMMARY}" for m in registry.MODES)
 
 
+def _http_arg(q: argparse.ArgumentParser, bench: bool = False) -> None:
+    """``--http``: the async HTTP transport, its choices and their descriptions from ``HTTP_CLIENTS``."""
+    from .workload import DEFAULT_HTTP, HTTP_CLIENTS
+    what = (f"P2 and P3 over this async HTTP transport only, and every other run over it (default: P2 and P3 "
+            f"over each, the rest over {DEFAULT_HTTP})") if bench else (
+            f"the transport of io calls awaited on an event loop (modes "
+            f"{', '.join(m for m in registry.MODES if registry.uses_http(m))}; default {DEFAULT_HTTP}); "
+            "elsewhere io calls use a sync httpx client")
+    q.add_argument("--http", choices=HTTP_CLIENTS, default=None if bench else DEFAULT_HTTP,
+                   metavar="|".join(HTTP_CLIENTS),
+                   help=f"{what}. " + "; ".join(f"{k}: {v}" for k, v in HTTP_CLIENTS.items()))
+
+
 def _parser() -> argparse.ArgumentParser:
     modes = registry.MODES
     p = _Parser(prog="python -m agent_core",
@@ -141,6 +154,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="keep-going (gather with return_exceptions) or cancel-siblings (TaskGroup)")
         q.add_argument("--async-twins", action="store_true",
                        help="asyncio mode: await a blocking tool's async twin where it has one (aiosqlite)")
+        _http_arg(q)
         q.add_argument("--save", action="store_true",
                        help=f"save the run (a comparison: all its runs) in the history ({HISTORY_ENV})")
         q.add_argument("--label", metavar="L", help="with --save: a name to find it by (history show/diff/export L)")
@@ -154,6 +168,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--quick", action="store_true", help="small N, one repetition: proves it works, in seconds")
     bench.add_argument("--json", action="store_true", help="print {machine, figures} as JSON")
     bench.add_argument("--markdown", metavar="PATH", help="also write the results as Markdown (BENCHMARKS.md)")
+    _http_arg(bench, bench=True)
     compare = sub.add_parser("compare", help="run a workload in every mode, one after another", **described)
     compare.add_argument("--modes", default=",".join(modes),
                          help=f"comma-separated modes ({BASELINE} always runs first)")
@@ -278,8 +293,10 @@ def _boundaries(rep: RunReport) -> list[str]:
 
 def _print_run(rep: RunReport) -> None:
     o = rep.options
+    http = f" · async HTTP over {o['http']}" if o.get("http") and rep.mode in registry.MODES and (
+        registry.uses_http(rep.mode)) else ""
     print(f"{rep.mode} · {o['spec']} · {len(rep.tasks)} calls · workers {rep.workers or '—'} · "
-          f"timeout {o['timeout_s']:g} s · seed {o['seed']}")
+          f"timeout {o['timeout_s']:g} s · seed {o['seed']}{http}")
     print(_headline(rep))
     print()
     print(_by_stage(rep) if rep.pipeline else _by_tool(rep))
@@ -297,7 +314,8 @@ def _print_run(rep: RunReport) -> None:
 
 def _print_compare(reports: list[RunReport]) -> None:
     o = reports[0].options
-    print(f"{o['spec']} · {len(reports[0].tasks)} calls · timeout {o['timeout_s']:g} s · seed {o['seed']}"
+    http = f" · async HTTP over {o['http']}" if o.get("http") else ""
+    print(f"{o['spec']} · {len(reports[0].tasks)} calls · timeout {o['timeout_s']:g} s · seed {o['seed']}{http}"
           f" · one mode at a time, {BASELINE} first")
     rows = [["mode", "wall s", "Σ task s", "Σ cpu s", "critical s", "speedup", "true speedup", "peak", "loop lag ms",
              "ok"]]
@@ -404,7 +422,8 @@ def _bench(args: argparse.Namespace) -> int:
     from . import bench
     markdown = _writable(args.markdown, "--markdown") if args.markdown is not None else None
     started = time.perf_counter()
-    result = bench.run_bench(args.quick, progress=None if args.json else lambda s: print(s, file=sys.stderr))
+    result = bench.run_bench(args.quick, progress=None if args.json else lambda s: print(s, file=sys.stderr),
+                             http=args.http)
     print(json.dumps(result, indent=1) if args.json else bench.table(result), flush=True)
     if markdown:
         try:
@@ -582,7 +601,8 @@ def main(argv: list[str] | None = None) -> int:
             check_label(args.label)
             store = _store()
         common = {"workers": args.workers, "timeout_s": args.timeout_s, "seed": args.seed, "on_error": args.on_error,
-                  "async_twins": args.async_twins, "barrier": args.barrier}
+                  "async_twins": args.async_twins, "barrier": args.barrier,
+                  "http": args.http}
         if args.command == "run":
             report = api.run(workload, args.mode, **common)
             print(json.dumps(report.to_dict()), flush=True) if args.json else _print_run(report)

@@ -19,6 +19,16 @@ TIMEOUT_RANGE = (0.1, 60.0)
 MAX_RUN_S = 300.0          # a whole run never lasts longer: calls still pending then are cancelled
 ON_ERROR = ("keep-going", "cancel-siblings")
 MAX_SEED = 2**31 - 1
+# The HTTP transport under every ``httpx.AsyncClient`` a run builds: io calls awaited on an event loop (the modes
+# for which ``modes.uses_http`` is true: asyncio, hybrid's io calls, distributed's on its workers' loops). Tools keep
+# httpx's API either way; sync clients (threads, pool workers, children) are always plain httpx. The default is
+# chosen from BENCHMARKS.md's P2 and P3, measured over each.
+HTTP_CLIENTS = {
+    "httpx": "httpx's own transport (httpcore, h11): pure Python, its client CPU per request shows at high fan-out",
+    "aiohttp": "the same httpx.AsyncClient API over aiohttp (httpx-aiohttp): a C-accelerated HTTP parser and pool, "
+               "less client CPU per request",
+}
+DEFAULT_HTTP = "aiohttp"
 # Disk: every memory_write call of a run writes into one SQLite file in the run's temp dir. Measured here: 260 bytes
 # on disk a row (the row, its index entry, page overhead), so this bound keeps one run's file under about 260 MB
 # (a default workload, 5,000 rows a call, reaches it only at 200 calls).
@@ -235,6 +245,7 @@ class Options:
     on_error: str = "keep-going"   # or "cancel-siblings": the first failed call cancels the others
     async_twins: bool = False      # asyncio mode: await a blocking tool's async twin (aiosqlite) where it has one
     barrier: bool = False          # a pipeline's call waits for the whole previous stage, not only its own deps
+    http: str = DEFAULT_HTTP       # the transport of the run's async HTTP clients: a key of HTTP_CLIENTS
 
     def to_dict(self) -> dict:
         """The one serialisation of options (a report's ``options``, a sacrificial host's request)."""
@@ -265,7 +276,10 @@ class Options:
             value = getattr(self, name)
             if not isinstance(value, bool) and value not in (0, 1):
                 raise BadInput(f"{name}={shown(value, quote=True)} is not allowed: True or False")
-        return Options(workers, timeout, self.seed, self.on_error, bool(self.async_twins), bool(self.barrier))
+        if not isinstance(self.http, str) or self.http not in HTTP_CLIENTS:
+            raise BadInput(f"http={shown(self.http, quote=True)} is not allowed: one of {', '.join(HTTP_CLIENTS)}")
+        return Options(workers, timeout, self.seed, self.on_error, bool(self.async_twins), bool(self.barrier),
+                       self.http)
 
 
 def as_workload(workload: Any, params: Any = None, faults: Any = None) -> Workload:

@@ -9,7 +9,8 @@ import streamlit as st
 
 def main() -> None:
     from agent_core import BadInput, budget, scaling
-    from agent_core.modes import MODES
+    from agent_core.modes import MODES, uses_http
+    from agent_core.workload import HTTP_CLIENTS
     from ui import charts, widgets
     from ui.measure import engine_warming, measure_into, run_button, show_error
 
@@ -31,14 +32,20 @@ def main() -> None:
                                f"I/O 1 → {scaling.workers_axis('io')[-1]})", value=True, key="scale.workers",
                                help="CPU work goes up to twice this machine's usable cores; only modes whose "
                                     "workers change how they run that kind of call take part")
+    transports = st.multiselect("Async HTTP transports (the io sweep of " + ", ".join(m for m in MODES if uses_http(m))
+                                + ": a line each)", list(HTTP_CLIENTS), default=list(HTTP_CLIENTS), key="scale.http",
+                                help=" · ".join(f"**{k}**: {v}" for k, v in HTTP_CLIENTS.items()))
 
     def plan():
         if not kinds or not modes:
             raise BadInput("choose at least one workload and one mode")
+        if not transports:
+            raise BadInput(f"choose at least one async HTTP transport: {', '.join(HTTP_CLIENTS)}")
         sizes = [n for n in scaling.SIZES if n <= top]
         return (f"sweep · {', '.join(kinds)} · {len(modes)} modes · up to {top} calls", 1,
                 lambda emit: scaling.sweep(kinds, modes, sizes, with_workers,
-                                           budget_s=float(time_budget), latency_ms=int(latency), on_point=emit),
+                                           budget_s=float(time_budget), latency_ms=int(latency),
+                                           transports=transports, on_point=emit),
                 budget.estimate_sweep(time_budget).checked())
 
     if measure_into("scale", "scale.points", plan, start=run_button("scale", "Run the sweep")):
@@ -50,6 +57,12 @@ def main() -> None:
         return
     st.subheader("What the sweep found")
     st.markdown("  \n".join(scaling.explain(points)))
+    every = points                      # the charts below may show one transport's io series; the data has all
+    swept = list(dict.fromkeys(p.http for p in points if p.workload == "io" and p.axis == "n" and p.http))
+    if len(swept) > 1:
+        st.plotly_chart(charts.scaling_transports(points), key="scale.transports", config={"displayModeBar": False})
+        shown = st.radio("The io charts below, over", swept, horizontal=True, key="scale.http_shown")
+        points = [p for p in points if p.workload != "io" or p.axis != "n" or p.http in (None, shown)]
     for kind in dict.fromkeys(p.workload for p in points):
         knees = scaling.knees([p for p in points if p.workload == kind])
         left, right = st.columns(2)
@@ -61,8 +74,8 @@ def main() -> None:
             st.plotly_chart(charts.scaling_workers(points, kind), key=f"scale.workers.{kind}",
                             config={"displayModeBar": False})
     with st.expander("Every point"):
-        st.dataframe(pd.DataFrame([p.to_dict() for p in points]), hide_index=True)
-    st.download_button("Download the sweep (JSON)", json.dumps([p.to_dict() for p in points]),
+        st.dataframe(pd.DataFrame([p.to_dict() for p in every]), hide_index=True)
+    st.download_button("Download the sweep (JSON)", json.dumps([p.to_dict() for p in every]),
                        file_name="scaling.json", mime="application/json", key="scale.download")
 
 

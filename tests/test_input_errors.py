@@ -125,6 +125,8 @@ def test_compare_refuses_an_empty_or_unknown_mode_list(capsys, modes, says):
     ({"seed": 10 ** 5000}, "seed=<an integer of about 5001 digits> is out of range"),
     ({"on_error": ["keep-going"]}, "is not allowed: one of keep-going, cancel-siblings"),
     ({"async_twins": "no"}, "async_twins='no' is not allowed"),
+    ({"http": "curl"}, "http='curl' is not allowed: one of httpx, aiohttp"),
+    ({"http": "h" * 100_000}, "is not allowed: one of httpx, aiohttp"),
 ])
 def test_the_python_api_raises_bad_input_for_every_bad_argument(kwargs, says):
     kwargs = {"workload": "web_search:1", **kwargs}

@@ -407,6 +407,26 @@ def scaling_workers(points: list, kind: str) -> go.Figure:
     return _layout(fig, f"{kind}: {n} calls, wall-clock against the workers", 400)
 
 
+def scaling_transports(points: list) -> go.Figure:
+    """io: the client's CPU per call against the number of calls, a line per (mode, async HTTP transport): the
+    work each request costs on the loop's one thread, which is what bends a loop mode's wall."""
+    from agent_core.workload import HTTP_CLIENTS
+    series = [p for p in points if p.workload == "io" and p.axis == "n" and p.http and p.cpu_per_call_ms is not None]
+    dashes = ("solid", "dot", "dash", "dashdot")
+    fig = go.Figure()
+    for mode, http in dict.fromkeys((p.mode, p.http) for p in series):
+        ps = sorted((p for p in series if p.mode == mode and p.http == http), key=lambda p: p.n)
+        dash = dashes[list(HTTP_CLIENTS).index(http) % len(dashes)] if http in HTTP_CLIENTS else "dash"
+        fig.add_trace(go.Scatter(x=[p.n for p in ps], y=[p.cpu_per_call_ms for p in ps], mode="lines+markers",
+                                 name=f"{mode} over {http}", line={"color": mode_colour(mode), "dash": dash},
+                                 customdata=[p.wall_s for p in ps],
+                                 hovertemplate=f"{mode} over {http}: %{{y:.2f}} ms of CPU per call at %{{x}} calls "
+                                               "(wall %{customdata:.2f} s)<extra></extra>"))
+    fig.update_xaxes(type="log", title_text="calls")
+    fig.update_yaxes(rangemode="tozero", title_text="client CPU per call (ms)")
+    return _layout(fig, "io: client CPU per call, by async HTTP transport", 380)
+
+
 def classify_map(verdicts: list) -> go.Figure:
     """Each classified tool at (CPU share of its wall, loop lag as a share of its wall), coloured by the kind the
     measurement gives; the engine's thresholds split the plane. A contradicted declaration is a cross; a lag past

@@ -18,6 +18,7 @@ from agent_core.catalog import CATALOG
 from agent_core.explain import explain_physics, explain_run
 from agent_core.modes import get_mode
 from agent_core.presets import DEFAULT_PRESET, PRESETS
+from agent_core.workload import DEFAULT_HTTP, HTTP_CLIENTS
 from ui import charts, history, own_tools
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -123,16 +124,21 @@ def workload_controls(prefix: str, with_mode: bool, default_preset: str = DEFAUL
 
 
 def run_options(prefix: str) -> dict:
-    """Workers, timeout and seed (0 workers: the mode's own default)."""
+    """Workers, timeout, seed (0 workers: the mode's own default) and the async HTTP transport."""
+    st.session_state.setdefault(f"{prefix}.http", DEFAULT_HTTP)     # a page that set up the others itself
     with st.expander("Run options", expanded=False):
-        c1, c2, c3 = st.columns(3)
+        c1, c2, c3, c4 = st.columns(4)
         c1.number_input("Workers (0 = the mode's default)", 0, 64, key=f"{prefix}.workers",
                         help="pool size, or the asyncio concurrency cap")
         c2.number_input("Timeout per call (s)", 0.1, 60.0, step=1.0, key=f"{prefix}.timeout")
         c3.number_input("Seed", 0, 2**31 - 1, key=f"{prefix}.seed", help="latency jitter and generated text")
+        c4.selectbox("Async HTTP transport", list(HTTP_CLIENTS), key=f"{prefix}.http",
+                     help="what carries the io calls awaited on an event loop (modes: "
+                          f"{', '.join(m for m in modes.MODES if modes.uses_http(m))}); elsewhere io calls use a "
+                          "sync httpx client. " + " · ".join(f"**{k}**: {v}" for k, v in HTTP_CLIENTS.items()))
     state = st.session_state
     return {"workers": int(state[f"{prefix}.workers"]) or None, "timeout_s": float(state[f"{prefix}.timeout"]),
-            "seed": int(state[f"{prefix}.seed"])}
+            "seed": int(state[f"{prefix}.seed"]), "http": state[f"{prefix}.http"]}
 
 
 def metrics(r: agent_core.RunReport) -> None:
@@ -170,11 +176,16 @@ def show_code(mode: str) -> None:
             st.code(f.read(), language="python")
 
 
+def _uses_http(mode: str) -> bool:
+    return mode in modes.MODES and modes.uses_http(mode)      # a saved run may name a mode this app lacks
+
+
 def report_view(r: agent_core.RunReport, key: str) -> None:
     """Everything a run showed: metrics, the design card's chart, the timeline, the explanation, the data and
     its exports."""
     when = datetime.datetime.fromtimestamp(r.started_at).strftime("%H:%M:%S.%f")[:-3]
-    st.caption(f"Measured at {when} · {len(r.tasks)} calls · {r.mode} · set-up before the clock "
+    http = f" · async HTTP over {r.options['http']}" if r.options.get("http") and _uses_http(r.mode) else ""
+    st.caption(f"Measured at {when} · {len(r.tasks)} calls · {r.mode}{http} · set-up before the clock "
                f"{1000 * r.setup_s:.0f} ms · {r.cores} cores")
     metrics(r)
     for sentence in explain_physics(r):         # a figure this machine could not produce, and why

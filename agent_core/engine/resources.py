@@ -1,6 +1,7 @@
 """What a run prepares before its clock starts, and releases after: the backend's address and the LLM's,
-the run's SQLite database, the HTTP client in-process blocking calls share. Each call's context is built
-here, with only what its tool may see (the LLM's key goes to LLM calls alone)."""
+the run's SQLite database, the HTTP client in-process blocking calls share (and, warmed, the async transport
+the run's loop lane builds its clients over). Each call's context is built here, with only what its tool may
+see (the LLM's key goes to LLM calls alone)."""
 from __future__ import annotations
 
 import os
@@ -26,7 +27,7 @@ class Resources:
             llm_url, llm_model, llm_key = llm_target(backend.url)
             self._fields.update(base_url=backend.url, llm_base_url=llm_url, llm_model=llm_model,
                                 llm_api_key=llm_key)
-            http_tools.warm_up(backend.url)
+            http_tools.warm_up(backend.url, self.options.http)
             self.sync_http = http_tools.new_sync_client()
         if "memory_write" in self.workload.counts:
             from .._tmp import run_dir

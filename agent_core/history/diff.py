@@ -55,6 +55,9 @@ def _what(a: RunReport, b: RunReport, an: str, bn: str) -> list[str]:
     out = [line]
     if sa != sb or a.options.get("params") != b.options.get("params"):
         out.append("They ran different workloads (or parameters), so their times compare different work.")
+    ha, hb = a.options.get("http"), b.options.get("http")
+    if ha and hb and ha != hb:              # the async HTTP transport (run option http); older reports have none
+        out.append(f"{an}'s async HTTP clients ran over {ha}, {bn}'s over {hb}.")
     return out
 
 

@@ -14,6 +14,7 @@ import asyncio
 import time
 
 from .._execute import Outcome
+from ..workload import DEFAULT_HTTP
 from ._dask_book import ClusterBook, DaskCall
 
 BACKSTOP_S = 3.0            # past its timeout, a call whose worker says nothing: the worker is frozen
@@ -28,8 +29,9 @@ class _NotSent(Exception):
 class IoPath:
     """Sends io calls to the workers a run may use (``names``; None: every worker of the cluster)."""
 
-    def __init__(self, book: ClusterBook, names: set[str] | None) -> None:
+    def __init__(self, book: ClusterBook, names: set[str] | None, http: str = DEFAULT_HTTP) -> None:
         self.book, self.names = book, names
+        self.http = http                # the async HTTP transport the workers await the run's io calls over
 
     async def run(self, call: DaskCall) -> Outcome:
         """Send the call to a worker and wait for its answer (bounded by the call's timeout plus
@@ -105,7 +107,7 @@ class IoPath:
         try:
             try:
                 await comm.write({"op": "agent_io", "reply": True, "token": call.token, "tool": call.tool,
-                                  "params": call.params, "ctx": call.ctx.to_dict()})
+                                  "params": call.params, "ctx": call.ctx.to_dict(), "http": self.http})
             except OSError as exc:
                 raise _NotSent from exc
             reply = await comm.read()

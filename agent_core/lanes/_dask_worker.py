@@ -2,7 +2,9 @@
 
 - :class:`AgentPlugin`, registered once per cluster, is installed by the scheduler on every worker,
   including each one a nanny restarts. It warms the tool modules and the HTTP stack, keeps a few
-  ``httpx.AsyncClient`` for the worker's event loop, and adds three comm handlers to the worker:
+  ``httpx.AsyncClient`` for the worker's event loop over each async transport (``workload.HTTP_CLIENTS``; one
+  that cannot be imported there is left out, and a call asking for it says so), and adds three comm handlers
+  to the worker:
   ``agent_io`` (run one io call as a coroutine on the worker's event loop), ``agent_io_cancel`` and
   ``agent_clock`` (this process's ``time.perf_counter()``, for the lane's clock mapping).
 - :func:`run_task` is the task function of ``blocking``, ``cpu`` and ``isolated`` calls: it runs in a
@@ -31,6 +33,7 @@ from ..calls import call_blocking
 from ..catalog import CATALOG
 from ..tools import ToolContext
 from ..usertools import impl_of
+from ..workload import DEFAULT_HTTP, HTTP_CLIENTS
 
 PLUGIN_NAME = "agent-core"
 START_TOPIC = "agent-core-start"
@@ -49,8 +52,16 @@ class AgentPlugin(WorkerPlugin):
             importlib.import_module(spec.module)
         self.calls: dict[str, asyncio.Task] = {}
         self.next = 0
-        self.http = http_tools.AsyncClients(ASYNC_CLIENTS * http_tools.CALLS_PER_ASYNC_CLIENT)
-        await _warm_http(self.http.clients[0], http_tools.sync_client())
+        self.http: dict[str, http_tools.AsyncClients] = {}      # transport -> this worker's clients over it
+        self.missing: dict[str, str] = {}                       # transport -> why this worker has none
+        for transport in HTTP_CLIENTS:
+            try:
+                self.http[transport] = http_tools.AsyncClients(ASYNC_CLIENTS * http_tools.CALLS_PER_ASYNC_CLIENT,
+                                                               transport)
+            except ImportError as exc:          # a worker of a cluster set up elsewhere may lack httpx-aiohttp
+                self.missing[transport] = f"{type(exc).__name__}: {exc}"
+                continue
+            await _warm_http(self.http[transport].clients[0], http_tools.sync_client())
         worker.handlers.update(agent_io=self.io, agent_io_cancel=self.cancel, agent_clock=clock)
 
     async def teardown(self, worker) -> None:
@@ -58,14 +69,20 @@ class AgentPlugin(WorkerPlugin):
             worker.handlers.pop(name, None)
         for task in list(self.calls.values()):
             task.cancel()
-        await self.http.aclose()
+        for clients in self.http.values():
+            await clients.aclose()
 
-    async def io(self, token: str, tool: str, params: dict, ctx: dict) -> dict:
-        """Handler ``agent_io``: one io call, awaited on this worker's event loop, bounded by its timeout."""
+    async def io(self, token: str, tool: str, params: dict, ctx: dict, http: str = DEFAULT_HTTP) -> dict:
+        """Handler ``agent_io``: one io call, awaited on this worker's event loop over the ``http`` transport's
+        clients, bounded by its timeout."""
         t = time.perf_counter()
-        http = self.http.for_call(self.next)
+        if http not in self.http:
+            why = self.missing.get(http, "not a transport of this worker's agent_core")
+            return {"status": "error", "detail": {}, "cpu_s": 0.0, "t": t, "elapsed": time.perf_counter() - t,
+                    "pid": os.getpid(), "error": f"this Dask worker has no {http} HTTP transport ({why})"}
+        client = self.http[http].for_call(self.next)
         self.next += 1
-        task = asyncio.ensure_future(_io_call(tool, params, ToolContext(**ctx, http=http)))
+        task = asyncio.ensure_future(_io_call(tool, params, ToolContext(**ctx, http=client)))
         self.calls[token] = task
         try:
             outcome = await task

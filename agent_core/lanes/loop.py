@@ -1,8 +1,9 @@
 """loop: the call runs on the run's event loop, in this process (``asyncio`` mode, ``io`` in ``hybrid``).
 
-``io`` tools are awaited and overlap; with ``async_twins`` a blocking tool's async twin (aiosqlite) is
-awaited too. Every other call has only a blocking implementation, so it runs right on the loop's thread
-and freezes the loop while it does: the trap, made visible by the heartbeat.
+``io`` tools are awaited and overlap (through the run's async HTTP clients, over its ``http`` transport);
+with ``async_twins`` a blocking tool's async twin (aiosqlite) is awaited too. Every other call has only a
+blocking implementation, so it runs right on the loop's thread and freezes the loop while it does: the trap,
+made visible by the heartbeat.
 
 TIMEOUT: an awaited call is cancelled by ``asyncio.timeout`` at its deadline (``timeout``, nothing left
 running). A blocking call on the loop cannot be interrupted: it is found late, when it returns. CANCEL:
@@ -15,6 +16,7 @@ import asyncio
 
 from .._execute import Outcome
 from ..calls import call_async
+from ..workload import DEFAULT_HTTP
 from . import Job, Lane
 
 
@@ -22,16 +24,18 @@ class LoopLane(Lane):
     name = "loop"
     title = "event loop"
     where = "on the event loop's thread"
+    async_http = True           # io calls go through async clients built over the run's ``http`` transport
 
     def __init__(self, size: int | None = None, options=None) -> None:
         super().__init__(size, options)
         self.async_twins = bool(options and options.async_twins)
+        self.transport = options.http if options else DEFAULT_HTTP
         self.http = None
 
     async def open(self, workload) -> None:
         if n_io := workload.count_kind("io"):
             from ..tools.http_tools import AsyncClients
-            self.http = AsyncClients(n_io)          # bound to this loop: built on it, closed on it
+            self.http = AsyncClients(n_io, self.transport)          # bound to this loop: built on it, closed on it
 
     async def aclose(self) -> None:
         if self.http is not None:

@@ -60,6 +60,7 @@ import time
 import uuid
 
 from ..errors import BadInput
+from ..workload import DEFAULT_HTTP
 from . import Job, Lane
 from ._dask_book import ClusterBook, DaskCall
 from ._dask_io import IoPath
@@ -98,6 +99,7 @@ class DaskLane(Lane):
     remote = True               # calls get a context without this process's clients
     where = None                # no call comes back ok past its timeout: the lane reports the timeout itself
     default_size = None         # every worker of the cluster
+    async_http = True           # io calls are awaited on the workers' loops over the run's ``http`` transport
 
     def __init__(self, size: int | None = None, options=None) -> None:
         super().__init__(size, options)             # size: how many of the cluster's workers to use (None: all)
@@ -141,7 +143,7 @@ class DaskLane(Lane):
             names = names[:self.size]
         allowed = set(names) if self.size is not None else None
         addrs = [book.addr_by_name[n] for n in names]
-        self._io = IoPath(book, allowed)
+        self._io = IoPath(book, allowed, self.options.http if self.options else DEFAULT_HTTP)
         self._tasks = TaskPath(book, allowed, all(book.resources[a].get(CPU_RESOURCE, 0) >= 1 for a in addrs))
         self._sync(self._warm(addrs), "measuring its workers' clocks")
         self.workers = [book.label(a) for a in addrs]

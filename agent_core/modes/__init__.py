@@ -65,6 +65,13 @@ def has_loop(name: str) -> bool:
     return bool(get_mode(name).LOOP)
 
 
+def uses_http(name: str) -> bool:
+    """The run option ``http`` (the async HTTP transport) changes this mode's io calls: they go to a lane that
+    awaits them through async clients it builds (``async_http``). Elsewhere io calls use a sync httpx client."""
+    from ..lanes import lane_class
+    return bool(getattr(lane_class(get_mode(name).ROUTES["io"]), "async_http", False))
+
+
 def uses_workers(name: str, workload) -> bool:
     """``workers`` changes how this mode runs ``workload`` (a pool's size, a cap on calls in flight): its
     plan differs between one worker and its most. False for a mode bound to one worker, or whose plan

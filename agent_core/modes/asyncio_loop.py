@@ -16,7 +16,7 @@ SNIPPET = "asyncio_loop"
 ROUTES = dict.fromkeys(ALL_KINDS, "loop")
 LOOP = True
 MAX_WORKERS = 500
-CAUSES = {"io": "client CPU: each request costs ~1 ms on the one loop thread",
+CAUSES = {"io": "client CPU: every request is the HTTP client's work on the one loop thread",
           "cpu": "one core, on the loop's thread"}
 
 

@@ -16,7 +16,7 @@ SNIPPET = "hybrid"
 ROUTES = {"io": "loop", "blocking": "thread", "cpu": "pool", "isolated": "child"}
 LOOP = True
 MAX_WORKERS = 64
-CAUSES = {"io": "client CPU: each request costs ~1 ms on the one loop thread", "cpu": "every core busy"}
+CAUSES = {"io": "client CPU: every request is the HTTP client's work on the one loop thread", "cpu": "every core busy"}
 MAX_THREADS = 64
 
 

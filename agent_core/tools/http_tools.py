@@ -5,6 +5,10 @@ the request and the parsing, so they do the same work. Clients are expensive to 
 mostly the SSL context), so: one SSL context per process; per run one sync client and a few async
 clients with at most 100 connections each (httpcore's pool gets slow when it is large; see
 encode/httpx#3215), calls spread round-robin across them.
+
+A run's async clients are ``httpx.AsyncClient`` over one of two transports (the run option ``http``, a key of
+``agent_core.workload.HTTP_CLIENTS``): httpx's own (httpcore, pure Python) or aiohttp's (``httpx_aiohttp``),
+which spends less client CPU per request on the loop's one thread. The tools' code is the same either way.
 """
 from __future__ import annotations
 
@@ -56,20 +60,21 @@ def sync_client(tls: bool = False) -> httpx.Client:
         return _sync[tls]
 
 
-_warmed = False
+_warmed: set[str] = set()
 
 
-def warm_up(base_url: str) -> None:
-    """Once per process, one throwaway request with each client type: httpx and httpcore import parts of
-    themselves on first use (~15 ms), which is not work any call should be charged for."""
-    global _warmed
-    if _warmed:
+def warm_up(base_url: str, transport: str = "httpx") -> None:
+    """Once per process (and async transport), one throwaway request with each client type: httpx and httpcore
+    import parts of themselves on first use (~15 ms), aiohttp is imported at all (~160 ms): not work any call
+    should be charged for."""
+    if transport in _warmed:
         return
-    with new_sync_client() as client:
-        client.get(f"{base_url}/health").raise_for_status()
+    if not _warmed:
+        with new_sync_client() as client:
+            client.get(f"{base_url}/health").raise_for_status()
 
     async def once() -> None:
-        async with httpx.AsyncClient(verify=ssl_context()) as client:
+        async with new_async_client(transport, httpx.Limits()) as client:
             (await client.get(f"{base_url}/health")).raise_for_status()
 
     errors: list[BaseException] = []
@@ -78,7 +83,7 @@ def warm_up(base_url: str) -> None:
     worker.join()
     if errors:
         raise errors[0]
-    _warmed = True
+    _warmed.add(transport)
 
 
 def _capture(errors: list, fn, *args) -> None:
@@ -93,13 +98,27 @@ def _client(ctx: ToolContext, url: str) -> httpx.Client:
     return ctx.http if isinstance(ctx.http, httpx.Client) else sync_client(tls=url.startswith("https:"))
 
 
-class AsyncClients:
-    """Loop-bound clients for one run: ceil(calls / 100) of them, each with <= 100 connections."""
+def new_async_client(transport: str, limits: httpx.Limits) -> httpx.AsyncClient:
+    """An ``httpx.AsyncClient`` over ``transport`` (a key of ``workload.HTTP_CLIENTS``), bound to the loop that
+    first uses it. aiohttp's pool (``TCPConnector(limit=max_connections)``) hands a freed connection to the next
+    waiter in O(1), so the same shards keep both transports off httpcore's O(connections x queued) path."""
+    if transport == "httpx":
+        return httpx.AsyncClient(verify=ssl_context(), timeout=None, limits=limits)
+    if transport == "aiohttp":
+        from httpx_aiohttp import HttpxAiohttpClient
+        return HttpxAiohttpClient(verify=ssl_context(), timeout=None, limits=limits)
+    raise ValueError(f"no async HTTP client for transport {transport!r}")
 
-    def __init__(self, n_calls: int) -> None:
+
+class AsyncClients:
+    """Loop-bound clients for one run: ceil(calls / 100) of them, each with <= 100 connections, over
+    ``transport`` (httpx's own or aiohttp's)."""
+
+    def __init__(self, n_calls: int, transport: str = "httpx") -> None:
         shards = max(1, math.ceil(n_calls / CALLS_PER_ASYNC_CLIENT))
         limits = httpx.Limits(max_connections=CALLS_PER_ASYNC_CLIENT, max_keepalive_connections=20)
-        self.clients = [httpx.AsyncClient(verify=ssl_context(), timeout=None, limits=limits) for _ in range(shards)]
+        self.transport = transport
+        self.clients = [new_async_client(transport, limits) for _ in range(shards)]
 
     def for_call(self, index: int) -> httpx.AsyncClient:
         return self.clients[index % len(self.clients)]
