@@ -125,8 +125,29 @@ class Param:
         return value if self.type is int else float(value)
 
 
+class WithParams:
+    """What has bounded parameters (a tool, a pipeline): ``name`` and ``params``, looked up by name."""
+
+    name: str
+    params: tuple[Param, ...]
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise BadInput(f"{self.name} has no parameter {shown(name, quote=True)}: allowed are "
+                       + ", ".join(p.name for p in self.params))
+
+    def defaults(self) -> dict[str, Any]:
+        return {p.name: p.default for p in self.params}
+
+    def params_dict(self) -> list[dict]:
+        return [{"name": p.name, "default": p.default, "min": p.lo, "max": p.hi, "choices": list(p.choices) or None,
+                 "unit": p.unit, "help": p.help} for p in self.params]
+
+
 @dataclass(frozen=True)
-class ToolSpec:
+class ToolSpec(WithParams):
     name: str
     kind: str
     summary: str
@@ -141,16 +162,6 @@ class ToolSpec:
     preload: Callable[[dict], tuple[str, ...]] | None = field(default=None, compare=False)   # modules a call's
     # child imports before its memory cap (the script a sandboxed_script call runs)
 
-    def param(self, name: str) -> Param:
-        for p in self.params:
-            if p.name == name:
-                return p
-        raise BadInput(f"{self.name} has no parameter {shown(name, quote=True)}: allowed are "
-                       + ", ".join(p.name for p in self.params))
-
-    def defaults(self) -> dict[str, Any]:
-        return {p.name: p.default for p in self.params}
-
     def impl(self, which: str = "sync") -> Callable:
         name = self.sync if which == "sync" else self.aio
         if name is None:
@@ -159,10 +170,7 @@ class ToolSpec:
 
     def to_dict(self) -> dict:
         return {"name": self.name, "kind": self.kind, "summary": self.summary, "async": self.aio is not None,
-                "max_calls": self.max_calls, "yours": bool(self.origin),
-                "params": [{"name": p.name, "default": p.default, "min": p.lo, "max": p.hi,
-                            "choices": list(p.choices) or None, "unit": p.unit, "help": p.help}
-                           for p in self.params]}
+                "max_calls": self.max_calls, "yours": bool(self.origin), "params": self.params_dict()}
 
 
 # Where sandboxed_script's mem_mb applies: only where the script gets a child process of its own (childproc).

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .catalog import CATALOG, Param, get_tool, resolve_params, shown
+from .catalog import CATALOG, Param, WithParams, get_tool, resolve_params, shown
 from .errors import BadInput
 from .workload import Call, Workload, check_disk, check_fault
 
@@ -47,27 +47,15 @@ class Step:
 
 
 @dataclass(frozen=True)
-class PipelineSpec:
+class PipelineSpec(WithParams):
     name: str
     summary: str
     params: tuple[Param, ...]
     build: Callable[[dict], list[Step]]
 
-    def param(self, name: str) -> Param:
-        for p in self.params:
-            if p.name == name:
-                return p
-        raise BadInput(f"{self.name} has no parameter {shown(name, quote=True)}: allowed are "
-                       + ", ".join(p.name for p in self.params))
-
-    def defaults(self) -> dict[str, Any]:
-        return {p.name: p.default for p in self.params}
-
     def to_dict(self) -> dict:
         calls = pipeline(self.name).calls()
-        return {"name": self.name, "summary": self.summary,
-                "params": [{"name": p.name, "default": p.default, "min": p.lo, "max": p.hi,
-                            "choices": list(p.choices) or None, "unit": p.unit, "help": p.help} for p in self.params],
+        return {"name": self.name, "summary": self.summary, "params": self.params_dict(),
                 "calls": [{"id": c.id, "tool": c.tool, "stage": c.stage, "deps": [calls[d].id for d in c.deps]}
                           for c in calls]}
 

@@ -91,3 +91,14 @@ def browser():
         b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+@pytest.fixture
+def forget_user_tools():
+    """Unregister the user tools a test added, and check that the catalog is as it was."""
+    from agent_core import usertools
+    from agent_core.catalog import CATALOG
+    before = dict(CATALOG)
+    yield
+    usertools.unregister()
+    assert CATALOG == before, "a test left a user tool in the catalog"

@@ -9,8 +9,7 @@ import sys
 import pytest
 
 import agent_core
-from agent_core import scaling, usertools
-from agent_core.catalog import CATALOG
+from agent_core import scaling
 from agent_core.errors import BadInput
 from agent_core.modes import MODES, uses_http
 from agent_core.records import RunReport, TaskRecord
@@ -28,11 +27,8 @@ FAST = {"web_search": {"latency_ms": 20}, "vector_lookup": {"latency_ms": 20},
 
 
 @pytest.fixture(autouse=True)
-def _forget_user_tools():
-    before = dict(CATALOG)
-    yield
-    usertools.unregister()
-    assert CATALOG == before, "a test left a user tool in the catalog"
+def _no_user_tool_left(forget_user_tools):
+    """Every test here leaves the catalog as it found it."""
 
 
 # a user's tool, in its own file so that every process a mode runs it in (a Dask worker too) finds it again

@@ -52,11 +52,8 @@ def spins(n: int = 400_000):
 
 
 @pytest.fixture(autouse=True)
-def _forget_user_tools():
-    before = dict(CATALOG)
-    yield
-    usertools.unregister()
-    assert CATALOG == before, "a test left a user tool in the catalog"
+def _no_user_tool_left(forget_user_tools):
+    """Every test here leaves the catalog as it found it."""
 
 
 def write(tmp_path, text: str, name: str = "tools.py") -> str:
