@@ -190,3 +190,18 @@ def test_on_record_sees_every_call_as_it_finishes():
     seen = []
     r = agent_core.run("web_search:3,analysis:1", "threads", params=FAST, on_record=seen.append)
     assert sorted(t.id for t in seen) == sorted(t.id for t in r.tasks)
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "threads"])
+def test_a_run_that_cannot_start_tells_its_own_error_not_what_cleaning_up_after_it_tripped_on(mode, monkeypatch):
+    from agent_core import backend
+    from agent_core.errors import BackendError
+
+    def down():
+        raise BackendError("the tool backend did not start: port in use")
+
+    monkeypatch.setattr(backend, "ensure_backend", down)
+    with pytest.raises(BackendError, match="port in use"):       # not an AttributeError of a lane never prepared
+        agent_core.run("legacy_sdk:1,analysis:1", mode, params={"analysis": {"work": 1000}})
+    monkeypatch.undo()
+    assert agent_core.run("legacy_sdk:1", mode, params={"legacy_sdk": {"latency_ms": 10}}).ok, "the next run is fine"

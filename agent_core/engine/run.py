@@ -89,6 +89,8 @@ class Run:
         used = dict.fromkeys(routes[kind] for kind in routes if workload.count_kind(kind))
         self.lanes: dict[str, Lane] = {name: make_lane(name, self.plan.sizes.get(name), options) for name in used}
         self.dispatch = Dispatch(self)
+        self.prepared: list[Lane] = []          # lanes prepared, then opened (loop modes): what is closed after
+        self.opened: list[Lane] = []
         self._on_clock = on_clock
 
     @property
@@ -134,6 +136,7 @@ class Run:
         self.resources.prepare()
         for lane in self.lanes.values():
             lane.prepare(self.workload)
+            self.prepared.append(lane)          # what fails to prepare is not closed: its own error is the one told
         # Everything alive now (the host's modules, Streamlit's and pandas' heaps) is kept out of the cyclic
         # collector's scans until the run ends: a full collection over a big app heap stops the world for
         # 10-25 ms. The run's own young garbage is still collected as usual (see _Collector). Undone in cleanup().
@@ -148,9 +151,10 @@ class Run:
     async def open_lanes(self) -> None:
         for lane in self.lanes.values():
             await lane.open(self.workload)
+            self.opened.append(lane)
 
     async def aclose_lanes(self) -> None:
-        for lane in self.lanes.values():
+        for lane in self.opened:
             await lane.aclose()
 
     def start_clock(self) -> None:
@@ -164,7 +168,7 @@ class Run:
         if self._holding:
             self._holding = False
             _collector.release()
-        for lane in self.lanes.values():
+        for lane in self.prepared:
             lane.close()
         self.ledger.on_release = self.resources.release
         if self.ledger.close():
