@@ -249,7 +249,7 @@ def resolve(call: Call, workload: Workload, records: list) -> Call:
 def blocks(record) -> bool:
     """A dependency that ended this way keeps its dependents from running (a slot the model did not ask for
     does not: the turn goes on without it)."""
-    return record is None or (record.status != "ok" and not record.error.startswith("not asked:"))
+    return record is None or (record.status != "ok" and not (record.error or "").startswith("not asked:"))
 
 
 def _history(call: Call, calls: tuple[Call, ...], records: list) -> list[dict]:
