@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -140,6 +140,16 @@ class WithParams:
 
     def defaults(self) -> dict[str, Any]:
         return {p.name: p.default for p in self.params}
+
+    def checked(self, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The defaults with ``given`` applied, each value coerced and checked against its bounds."""
+        if given is not None and not isinstance(given, Mapping):
+            raise BadInput(f"the parameters of {self.name} must be {{name: value}}, not {shown(given, quote=True)}; "
+                           f"{self.name}'s parameters are {', '.join(p.name for p in self.params)}")
+        params = self.defaults()
+        for name, raw in (given or {}).items():
+            params[name] = self.param(name).check(self.name, raw)
+        return params
 
     def params_dict(self) -> list[dict]:
         return [{"name": p.name, "default": p.default, "min": p.lo, "max": p.hi, "choices": list(p.choices) or None,
@@ -276,12 +286,7 @@ def get_tool(name: str) -> ToolSpec:
 def resolve_params(tool: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """The tool's defaults with ``overrides`` applied, each coerced and checked against its bounds."""
     spec = get_tool(tool)
-    params = spec.defaults()
-    if overrides is not None and not isinstance(overrides, dict):
-        raise BadInput(f"the parameters of {tool} must be {{name: value}}, not {shown(overrides, quote=True)}; "
-                       f"{tool}'s parameters are {', '.join(p.name for p in spec.params)}")
-    for name, raw in (overrides or {}).items():
-        params[name] = spec.param(name).check(tool, raw)
+    params = spec.checked(overrides)
     if spec.cross_check and (problem := spec.cross_check(params)):
         raise BadInput(problem)
     return params

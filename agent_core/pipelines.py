@@ -143,13 +143,7 @@ def get_pipeline(name: str) -> PipelineSpec:
 
 def check_params(name: str, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The pipeline's defaults with ``given`` applied, each checked against its bounds."""
-    spec = get_pipeline(name)
-    if given is not None and not isinstance(given, Mapping):
-        raise BadInput(f"the parameters of {name} must be {{name: value}}, not {shown(given, quote=True)}")
-    params = spec.defaults()
-    for key, raw in (given or {}).items():
-        params[key] = spec.param(key).check(name, raw)
-    return params
+    return get_pipeline(name).checked(given)
 
 
 def pipeline(name: str, params: Mapping[str, Any] | None = None, tool_params: Mapping[str, dict] | None = None,
@@ -213,10 +207,6 @@ def rebuilt(workload: Workload, tool_params: Mapping[str, dict] | None = None,
     for tool, values in (tool_params or {}).items():
         merged[tool] = {**merged.get(tool, {}), **values} if isinstance(values, Mapping) else values
     return pipeline(name, params, merged, faults if faults is not None else workload.faults)
-
-
-def stage_order(calls: list[Call]) -> list[str]:
-    return list(dict.fromkeys(c.stage for c in calls))
 
 
 # --- filling a call in from its dependencies' results -----------------------------------------------------------
